@@ -1,0 +1,32 @@
+# rserpool: `make test` sets up and runs every test; `make check` runs ruff and mypy.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup test test-host test-kernel check format clean
+
+setup:
+	@VENV=$(VENV) interop/setup.sh
+
+# Everything: host tests here, kernel tests natively or in one guest boot (docs/testing.md).
+test: setup
+	$(PY) -m interop.runtests $(ARGS)
+
+# Only the tests that need no kernel SCTP.
+test-host: setup
+	$(PY) -m interop.runtests --host-only $(ARGS)
+
+# Only kernel tests, e.g. make test-kernel ARGS="tests/guest/test_smoke_sctp.py -k primary"
+test-kernel: setup
+	$(PY) -m interop.runtests --kernel-only $(ARGS)
+
+check: setup
+	$(VENV)/bin/ruff check rserpool interop tests bench
+	$(VENV)/bin/ruff format --check rserpool interop tests bench
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format rserpool interop tests bench
+	$(VENV)/bin/ruff check --fix rserpool interop tests bench
+
+clean:
+	rm -rf build .mypy_cache .ruff_cache .hypothesis

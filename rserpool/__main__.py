@@ -1,0 +1,5 @@
+import sys
+
+from rserpool.cli import main
+
+sys.exit(main())
