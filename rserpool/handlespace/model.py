@@ -1,0 +1,129 @@
+"""Handlespace value types: pool elements, pools, rejections (RSPLIB PoolElementNode, PoolNode).
+
+Time is **integer milliseconds** throughout the handlespace (the unit of the Registration Life
+field): ``now``, ``registration_time``, ``last_update`` and ``expiry`` are ms on whatever
+monotonic clock the caller injects.
+
+Transports are opaque to the handlespace: ``user_transport`` and ``asap_transport`` are stored
+as given (the registrar passes the codec's transport parameter objects); the pool-level
+consistency checks use only ``transport_protocol`` (the transport parameter type, e.g.
+``ParamType.SCTP_TRANSPORT``) and ``control_channel`` (transport use = data plus control).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rserpool.policies import SelectionStorage
+from rserpool.policies.entry import PolicyEntry
+from rserpool.wire.constants import Cause, PolicyType
+from rserpool.wire.policy import PoolMemberSelectionPolicy
+
+Key = tuple[bytes, int]  # (pool handle, PE id)
+
+
+class RegistrationRejected(Exception):
+    """A registration or handle update the handlespace refuses; ``cause`` goes on the wire."""
+
+    def __init__(self, cause: Cause, detail: str = "") -> None:
+        super().__init__(f"{cause.name} (0x{cause.value:04x}){': ' + detail if detail else ''}")
+        self.cause = cause
+        self.detail = detail
+
+
+class PoolElement(PolicyEntry):
+    """One PE of one pool, with its policy settings and policy runtime state."""
+
+    __slots__ = (
+        "asap_transport",
+        "control_channel",
+        "expiry",
+        "expiry_record",
+        "home_registrar_id",
+        "key",
+        "last_update",
+        "pe_id",
+        "pool_handle",
+        "registration_life",
+        "registration_time",
+        "transport_protocol",
+        "unreachable_reports",
+        "user_transport",
+    )
+
+    def __init__(
+        self,
+        pool_handle: bytes,
+        pe_id: int,
+        home_registrar_id: int,
+        registration_life: int,
+        policy: PoolMemberSelectionPolicy,
+        user_transport: object,
+        transport_protocol: int,
+        control_channel: bool,
+        asap_transport: object | None,
+        now: int,
+    ) -> None:
+        super().__init__(policy)
+        self.pool_handle = pool_handle
+        self.pe_id = pe_id
+        self.key: Key = (pool_handle, pe_id)
+        self.home_registrar_id = home_registrar_id
+        self.registration_life = registration_life  # ms
+        self.user_transport = user_transport
+        self.transport_protocol = transport_protocol
+        self.control_channel = control_channel
+        self.asap_transport = asap_transport
+        self.registration_time = now  # first registration, ms
+        self.last_update = now  # last (re-)registration or handle update, ms
+        self.unreachable_reports = 0
+        self.expiry: int | None = None  # deadline in ms, or None: no timer
+        self.expiry_record: object = None  # the ExpiryQueue's live record
+
+    def __repr__(self) -> str:
+        return (
+            f"PoolElement({self.pool_handle!r}, 0x{self.pe_id:08x}, "
+            f"home=0x{self.home_registrar_id:08x}, {self.policy.policy_type.name})"
+        )
+
+
+class Pool:
+    """A pool: its PEs by id, their selection storage and the settings fixed by the first PE."""
+
+    __slots__ = (
+        "control_channel",
+        "elements",
+        "handle",
+        "handle_checksum",
+        "policy_type",
+        "selection",
+        "transport_protocol",
+    )
+
+    def __init__(
+        self,
+        handle: bytes,
+        policy_type: PolicyType,
+        transport_protocol: int,
+        control_channel: bool,
+        selection: SelectionStorage[PoolElement],
+        handle_checksum: int,
+    ) -> None:
+        self.handle = handle
+        self.policy_type = policy_type
+        self.transport_protocol = transport_protocol
+        self.control_channel = control_channel
+        self.elements: dict[int, PoolElement] = {}
+        self.selection = selection
+        self.handle_checksum = handle_checksum  # checksum.handle_accumulator(handle)
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def __repr__(self) -> str:
+        return f"Pool({self.handle!r}, {self.policy_type.name}, {len(self.elements)} PEs)"
+
+
+class RegistrationResult(NamedTuple):
+    element: PoolElement
+    created: bool  # False: an existing PE was updated (re-registration)
