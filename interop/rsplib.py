@@ -31,7 +31,8 @@ def _endpoint(addresses: Sequence[str], port: int) -> str:
 def _start(host: Host, argv: list[str], logdir: Path, name: str, stdin: bool = False) -> Process:
     log = logdir / f"{host.name}-{name}.log"
     # stdbuf: line-buffered stdout, so that what a program printed is in its log at once
-    argv = ["stdbuf", "-oL", "-eL", *argv, f"-logfile={log.with_suffix('.rsplib.log')}"]
+    argv = ["stdbuf", "-oL", "-eL", *argv, f"-logfile={log.with_suffix('.rsplib.log')}",
+            "-logcolor=off"]  # fmt: skip
     return Process(host, argv, log, stdin=stdin, name=name)
 
 
@@ -97,5 +98,8 @@ def hsdump(host: Host, logdir: Path, registrar_enrp: str, name: str = "hsdump") 
     return _start(host, ["hsdump", registrar_enrp], logdir, name)
 
 
-TERMINAL_REPLY = r"from PE \$(?P<pe>[0-9A-Fa-f]+)> (?P<text>.*)"
+PE_REGISTERED = r"Registration:\s+Identifier\s+=\s+\$(?P<pe>[0-9A-Fa-f]+)"
+"""What rspserver prints once its first registration succeeded."""
+
+TERMINAL_REPLY = r"from PE \$(?P<pe>[0-9A-Fa-f]+)> (?P<text>[^\x1b\n]*)"
 """How rspterminal prints a reply: ``from PE $00002001> hello``."""

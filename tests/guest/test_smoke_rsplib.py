@@ -31,8 +31,10 @@ def test_rsplib_echo_round_trip_and_capture(topology: Topology, artifacts: Path)
     registrar_address = f"{link.a.address}:{rsplib.ASAP_PORT}"
     registrar = rsplib.registrar(pr, artifacts, identifier=0x101)
     server = rsplib.server(cl, artifacts, registrar_address, identifier=PE_ID)
-    terminal = rsplib.terminal(cl, artifacts, registrar_address)
     try:
+        registered = server.wait_for(rsplib.PE_REGISTERED, timeout=60)
+        assert int(registered["pe"], 16) == PE_ID
+        terminal = rsplib.terminal(cl, artifacts, registrar_address)
         terminal.wait_for("Pool Handle = EchoPool", timeout=60)
         terminal.send_line("hello over kernel SCTP")
         reply = terminal.wait_for(rsplib.TERMINAL_REPLY, timeout=60)
@@ -43,8 +45,8 @@ def test_rsplib_echo_round_trip_and_capture(topology: Topology, artifacts: Path)
         dump.wait_for(r"EchoPool", timeout=60)
         dump.wait_for(rf"(?i)\$0*{PE_ID:x}\b|0x0*{PE_ID:x}\b", timeout=30)
         dump.stop()
-    finally:
         terminal.stop()
+    finally:
         server.stop()
         registrar.stop()
     decoded = capture.stop()
