@@ -109,7 +109,16 @@ def write_vectors(messages: list[CapturedMessage], outdir: Path) -> list[Path]:
     version = rsplib_version()
     written = []
     seen: set[str] = set()
-    for message in messages:
+    # PR1's last Presence carries the ownership checksum of all its PEs (tests compare it
+    # with ours): put it first so that it is kept under its own name.
+    owning = [
+        m
+        for m in messages
+        if (m.protocol, m.type) == ("enrp", 1)
+        and m.raw[4:8] == (0x101).to_bytes(4, "big")
+        and b"\x00\x0f\x00\x06\xff\xff" not in m.raw
+    ]
+    for message in [*owning[-1:], *messages]:
         stem = WANTED.get((message.protocol, message.type))
         if stem is None:
             continue
@@ -120,6 +129,8 @@ def write_vectors(messages: list[CapturedMessage], outdir: Path) -> list[Path]:
             stem += "-one-pe" if len(decoded.pool_elements) == 1 else "-several-pes"
         if b"OddPool" in message.raw:
             stem += "-oddpool"
+        if owning and message is owning[-1] and stem == "enrp-presence":
+            stem += "-pr1-owning-4-pes"
         if stem in seen:
             continue
         seen.add(stem)
