@@ -42,6 +42,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
+        host.processes.append(self)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -91,7 +92,7 @@ class Process:
         if self.popen.stdin is not None:
             self.popen.stdin.close()
         self._log_file.close()
-        return self.popen.returncode
+        return self.popen.returncode  # stopping twice is harmless
 
     def kill(self) -> int:
         """SIGKILL, as a crash: no SCTP SHUTDOWN, the kernel ABORTs the associations."""

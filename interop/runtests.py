@@ -14,7 +14,9 @@ collected nothing, is a failure.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,6 +33,7 @@ from interop.guest import REPO, Guest, GuestConfig, GuestError, GuestRun
 
 KERNEL_MARKERS = "sctp or rsplib or guest"
 RESULTS = REPO / "build" / "test-results"
+KERNEL_LIST = RESULTS / "kernel-tests.txt"  # written by the host run (tests/conftest.py)
 
 
 @dataclass
@@ -79,16 +82,38 @@ def pytest_argv(marker: str, junit: Path, extra: Sequence[str]) -> list[str]:
 def run_here(where: str, marker: str, extra: Sequence[str]) -> Outcome:
     junit = RESULTS / f"junit-{where}.xml"
     started = time.monotonic()
-    env = dict(os.environ, RSERPOOL_STRICT="1", RSERPOOL_ARTIFACTS=str(RESULTS / where))
+    env = dict(
+        os.environ,
+        RSERPOOL_STRICT="1",
+        RSERPOOL_ARTIFACTS=str(RESULTS / where),
+        RSERPOOL_KERNEL_LIST=str(KERNEL_LIST),
+    )
     rc = subprocess.call([sys.executable, *pytest_argv(marker, junit, extra)], cwd=REPO, env=env)
     outcome = Outcome(where, rc, time.monotonic() - started, junit)
     outcome.read_junit()
     return outcome
 
 
+def kernel_test_files() -> list[str]:
+    """Test files that mark tests for the kernel: the guest need not import the others
+    (collection alone costs seconds under TCG)."""
+    marks = re.compile(r"pytest\.mark\.(sctp|rsplib|guest)\b")
+    return sorted(
+        str(path.relative_to(REPO))
+        for path in (REPO / "tests").rglob("test_*.py")
+        if marks.search(path.read_text(errors="replace"))
+    )
+
+
+def names_tests(extra: Sequence[str]) -> bool:
+    return any(not arg.startswith("-") and (REPO / arg.split("::")[0]).exists() for arg in extra)
+
+
 def guest_job(extra: Sequence[str]) -> tuple[Guest, str, dict[str, str]]:
     """The guest, the bash line it runs, and its environment."""
     junit = RESULTS / "junit-guest.xml"
+    if not names_tests(extra):
+        extra = [*extra, *kernel_test_files()]
     body = "python " + " ".join(shlex.quote(a) for a in pytest_argv(KERNEL_MARKERS, junit, extra))
     env = {"RSERPOOL_STRICT": "1", "RSERPOOL_ARTIFACTS": str(RESULTS / "guest")}
     return Guest(RESULTS, GuestConfig()), body, env
@@ -121,6 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args, extra = parser.parse_known_args(argv)
 
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    lock = (RESULTS.parent / "test-results.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # another run owns build/test-results: wait for it
+        print("waiting for another test run in this checkout to finish...", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
     shutil.rmtree(RESULTS, ignore_errors=True)
     RESULTS.mkdir(parents=True)
     caps = Capabilities.probe()
@@ -145,6 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if kernel and where == "guest":
             outcome, guest_run = finish_guest(future, guest_started)
             outcomes.append(outcome)
+            if not args.kernel_only and KERNEL_LIST.exists():
+                expected = len(KERNEL_LIST.read_text().splitlines())
+                if outcome.tests < expected:
+                    outcome.returncode = outcome.returncode or 1
+                    outcome.note += (
+                        f"; {expected} kernel tests exist, the guest ran {outcome.tests}"
+                    )
 
     print("\n==== rserpool test summary ====")
     for o in outcomes:

@@ -25,6 +25,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 TUNED_SCTP = {
     "rto_initial": 500,
@@ -53,6 +54,10 @@ def ip(*args: str, netns: str | None = None) -> str:
     return done.stdout
 
 
+class Stoppable(Protocol):
+    def stop(self) -> int: ...
+
+
 @dataclass
 class Interface:
     host: Host
@@ -71,6 +76,7 @@ class Host:
     name: str
     netns: str
     interfaces: list[Interface] = field(default_factory=list)
+    processes: list[Stoppable] = field(default_factory=list)  # stopped when the topology closes
 
     def addresses(self) -> list[str]:
         return [str(a.ip) for i in self.interfaces for a in i.addresses]
@@ -191,7 +197,10 @@ class Topology:
             iface.host.interfaces.append(iface)
 
     def close(self) -> None:
-        """Delete every namespace (their interfaces and processes' sockets go with them)."""
+        """Stop the programs still running in the hosts, then delete every namespace."""
+        for host in self.hosts.values():
+            for process in host.processes:
+                process.stop()
         for host in self.hosts.values():
             subprocess.run(["ip", "netns", "del", host.netns], capture_output=True, check=False)
         self.hosts.clear()

@@ -27,6 +27,16 @@ if not os.access(REPO, os.W_OK):  # inside the guest the repository is read-only
     settings.load_profile("read-only")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``make test``, note every kernel test collected (before ``-m`` deselects them):
+    the summary checks that the guest ran as many."""
+    listing = os.environ.get("RSERPOOL_KERNEL_LIST")
+    if listing:
+        kernel = [i.nodeid for i in items if any(i.get_closest_marker(m) for m in KERNEL_MARKERS)]
+        Path(listing).write_text("".join(f"{nodeid}\n" for nodeid in kernel))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker in KERNEL_MARKERS:
         if item.get_closest_marker(marker) is None:
