@@ -1,0 +1,277 @@
+"""The registrar's ASAP side (RFC 5352 §3, RSPLIB ``rspregistrar-asap.c``).
+
+Registration (with RSPLIB's address filtering and consistency checks), Deregistration, Handle
+Resolution, Endpoint Keep Alive supervision, Endpoint Unreachable and Server Announce.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rserpool.handlespace import Key, RegistrationRejected
+from rserpool.handlespace import PoolElement as StoredPE
+from rserpool.proto.common import Abort, AssocId, Endpoint, Multicast, Send, TransportAddress
+from rserpool.proto.registrar.addresses import on_association, usable
+from rserpool.proto.registrar.events import (
+    AssociationAborted,
+    EndpointUnreachableReported,
+    ErrorReceived,
+    HandleResolved,
+    MessageIgnored,
+    PoolElementRegistered,
+    RateLimited,
+    RegistrationRefused,
+    RemovalReason,
+)
+from rserpool.proto.registrar.ratelimit import RateLimiter
+from rserpool.proto.registrar.state import RegistrarState, Timer, transport_kind
+from rserpool.wire import (
+    AsapError,
+    Cause,
+    Deregistration,
+    DeregistrationResponse,
+    EndpointKeepAlive,
+    EndpointKeepAliveAck,
+    EndpointUnreachable,
+    HandleResolution,
+    HandleResolutionResponse,
+    Message,
+    OpaqueTransport,
+    OperationError,
+    PoolElement,
+    Registration,
+    RegistrationResponse,
+    SctpTransport,
+    ServerAnnounce,
+    UnknownPolicy,
+    UpdateAction,
+)
+from rserpool.wire.constants import MAX_ADDRESSES_PER_TRANSPORT, MAX_HR_ITEMS
+
+MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
+
+
+class AsapServer:
+    """Handles the ASAP endpoint's messages and the per-PE keep-alive timers."""
+
+    def __init__(self, state: RegistrarState) -> None:
+        self.state = state
+        self.hr_limit = RateLimiter(state.config.max_hr_rate)
+        self.eu_limit = RateLimiter(state.config.max_eu_rate)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, msg: Message, assoc_id: AssocId, peer: TransportAddress, now: int) -> None:
+        if isinstance(msg, Registration):
+            self.registration(msg, assoc_id, peer, now)
+        elif isinstance(msg, Deregistration):
+            self.deregistration(msg, assoc_id)
+        elif isinstance(msg, HandleResolution):
+            self.handle_resolution(msg, assoc_id, now)
+        elif isinstance(msg, EndpointKeepAliveAck):
+            self.keep_alive_ack(msg, assoc_id, now)
+        elif isinstance(msg, EndpointUnreachable):
+            self.endpoint_unreachable(msg, assoc_id, now)
+        elif isinstance(msg, AsapError):
+            self.state.emit(ErrorReceived(Endpoint.ASAP, assoc_id, msg.summary()))
+        else:  # RSPLIB logs and ignores everything else on the ASAP socket
+            reason = f"{msg.NAME} is not for a registrar"
+            self.state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
+
+    def association_lost(self, assoc_id: AssocId) -> None:
+        """COMM_LOST/SHUTDOWN on the ASAP endpoint: every PE registered over it goes."""
+        self.state.drop_association(assoc_id, RemovalReason.ASSOCIATION_LOST)
+        self.hr_limit.forget(assoc_id)
+        self.eu_limit.forget(assoc_id)
+
+    # -------------------------------------------------------------- registration
+
+    def registration(
+        self, msg: Registration, assoc_id: AssocId, peer: TransportAddress, now: int
+    ) -> None:
+        state = self.state
+        handle, wpe = msg.pool_handle, msg.pool_element
+        try:
+            user, asap = self._check_registration(wpe, peer)
+            protocol, control_channel = transport_kind(user)
+            assert not isinstance(wpe.policy, UnknownPolicy)
+            result = state.handlespace.register(
+                handle,
+                wpe.pe_id,
+                home_registrar_id=state.server_id,  # whatever the PE sent
+                registration_life=wpe.registration_life,
+                policy=wpe.policy,
+                user_transport=user,
+                transport_protocol=protocol,
+                control_channel=control_channel,
+                asap_transport=asap,
+                now=now,
+                expiry=None,
+            )
+        except RegistrationRejected as exc:
+            error = OperationError.of(exc.cause)
+            response = RegistrationResponse(
+                pool_handle=handle, pe_id=wpe.pe_id, reject=True, error=error
+            )
+            state.act(Send(Endpoint.ASAP, assoc_id, response))
+            state.emit(RegistrationRefused(handle, wpe.pe_id, assoc_id, exc.cause))
+            return
+        pe = result.element
+        state.bind_pe(pe.key, assoc_id)
+        state.supervise(pe, now)
+        response = RegistrationResponse(pool_handle=handle, pe_id=wpe.pe_id)
+        state.act(Send(Endpoint.ASAP, assoc_id, response))
+        state.emit(PoolElementRegistered(handle, wpe.pe_id, assoc_id, result.created))
+        state.broadcast_update(UpdateAction.ADD_PE, pe)
+
+    def _check_registration(
+        self, wpe: PoolElement, peer: TransportAddress
+    ) -> tuple[object, SctpTransport]:
+        """RSPLIB's checks before the handlespace's own; returns (user, ASAP) transports."""
+        min_scope = self.state.config.min_address_scope
+        if wpe.pe_id == 0:
+            raise RegistrationRejected(Cause.RSPLIB_INVALID_ID, "PE id 0")
+        if wpe.asap_transport is not None:
+            raise RegistrationRejected(Cause.RSPLIB_INVALID_REGISTRATOR)
+        if isinstance(wpe.policy, UnknownPolicy):
+            raise RegistrationRejected(Cause.RSPLIB_UNSUPPORTED_POOL_POLICY)
+        user = wpe.user_transport
+        if isinstance(user, OpaqueTransport):
+            raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES, "no addresses")
+        if user.port == 0 or not 1 <= len(user.addresses) <= MAX_ADDRESSES_PER_TRANSPORT:
+            raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES)
+        user_addresses = on_association(user.addresses, peer, min_scope)
+        if not user_addresses:
+            raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_USER_ADDRESSES)
+        asap_addresses = usable(peer.addresses, min_scope)[:MAX_ADDRESSES_PER_TRANSPORT]
+        if not asap_addresses or peer.port == 0:
+            raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_ASAP_ADDRESSES)
+        user = dataclasses.replace(user, addresses=user_addresses)
+        return user, SctpTransport(peer.port, asap_addresses)
+
+    def deregistration(self, msg: Deregistration, assoc_id: AssocId) -> None:
+        """Remove the PE (unknown PE: still OK, RSPLIB) and announce DEL_PE."""
+        pe = self.state.handlespace.find(msg.pool_handle, msg.pe_id)
+        if pe is not None:
+            self.state.remove_pe(pe, RemovalReason.DEREGISTERED, announce=True)
+        response = DeregistrationResponse(pool_handle=msg.pool_handle, pe_id=msg.pe_id)
+        self.state.act(Send(Endpoint.ASAP, assoc_id, response))
+
+    # ---------------------------------------------------------- handle resolution
+
+    def handle_resolution(self, msg: HandleResolution, assoc_id: AssocId, now: int) -> None:
+        state, config = self.state, self.state.config
+        handle = msg.pool_handle
+        items = msg.items if msg.items else config.max_hr_items  # None or 0: our default
+        items = min(items, MAX_HR_ITEMS)  # 0xffffffff ("all") included
+        selected: list[StoredPE] = []
+        if self.hr_limit.allow(assoc_id, handle, now):
+            selected = state.handlespace.select(handle, items, config.max_increment)
+        else:
+            state.emit(RateLimited(assoc_id, "Handle Resolution", handle))
+        wire_pes = [p for p in (state.wire_pe(pe, asap=False) for pe in selected) if p]
+        if not wire_pes:
+            error = OperationError.of(Cause.UNKNOWN_POOL_HANDLE)
+            response = HandleResolutionResponse(pool_handle=handle, error=error)
+            state.act(Send(Endpoint.ASAP, assoc_id, response))
+            state.emit(HandleResolved(assoc_id, handle, (), Cause.UNKNOWN_POOL_HANDLE))
+            return
+        # RSPLIB: the first selected PE's policy settings stand for the pool's policy.
+        size = 4 + 8 + len(handle) + 3 + 4 * 9
+        fitting: list[PoolElement] = []
+        for p in wire_pes:
+            size += len(p.encode())
+            if size > MAX_MESSAGE_SIZE:
+                break
+            fitting.append(p)
+        response = HandleResolutionResponse(
+            pool_handle=handle, policy=fitting[0].policy, pool_elements=tuple(fitting)
+        )
+        state.act(Send(Endpoint.ASAP, assoc_id, response))
+        state.emit(HandleResolved(assoc_id, handle, tuple(p.pe_id for p in fitting)))
+
+    def endpoint_unreachable(self, msg: EndpointUnreachable, assoc_id: AssocId, now: int) -> None:
+        """Count the report; at ``max_bad_pe_reports`` remove the PE (DEL only if home)."""
+        state = self.state
+        key = (msg.pool_handle, msg.pe_id)
+        if not self.eu_limit.allow(assoc_id, key, now):
+            state.emit(RateLimited(assoc_id, "Endpoint Unreachable", msg.pool_handle))
+            return
+        removed = state.handlespace.report_unreachable(*key)
+        if removed is not None:
+            reports = state.config.max_bad_pe_reports
+        else:
+            pe = state.handlespace.find(*key)
+            reports = 0 if pe is None else pe.unreachable_reports
+        state.emit(EndpointUnreachableReported(*key, reports, removed is not None))
+        if removed is not None:
+            home = state.is_home(removed)
+            state.forget_pe(removed, RemovalReason.UNREACHABLE, announce=home)
+
+    # ---------------------------------------------------------------- keep-alive
+
+    def keep_alive_ack(self, msg: EndpointKeepAliveAck, assoc_id: AssocId, now: int) -> None:
+        """Matched on (pool handle, PE id), from any association (RSPLIB)."""
+        state = self.state
+        key = (msg.pool_handle, msg.pe_id)
+        pe = state.handlespace.find(*key)
+        if pe is None or not state.is_home(pe):
+            state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, "Keep Alive Ack for no home PE"))
+            return
+        if key not in state.pe_assoc:  # a taken-over PE answered our H-bit Keep Alive
+            state.bind_pe(key, assoc_id)
+        state.supervise(pe, now)
+
+    def send_keep_alive(self, pe: StoredPE, now: int) -> None:
+        """Endpoint Keep Alive on the PE's association, or with H=1 to its ASAP transport."""
+        state = self.state
+        assoc_id = state.pe_assoc.get(pe.key)
+        to = None
+        if assoc_id is None:
+            if not isinstance(pe.asap_transport, SctpTransport):
+                return
+            to = TransportAddress.of(pe.asap_transport)
+        message = EndpointKeepAlive(
+            server_id=state.server_id,
+            pool_handle=pe.pool_handle,
+            pe_id=pe.pe_id,
+            home=assoc_id is None,
+        )
+        state.act(Send(Endpoint.ASAP, assoc_id, message, to))
+        timeout = state.config.endpoint_keep_alive_timeout_interval
+        state.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe.key), now + timeout)
+
+    def keep_alive_transmission_timer(self, key: Key, now: int) -> None:
+        pe = self.state.handlespace.find(*key)
+        if pe is not None and self.state.is_home(pe):
+            self.send_keep_alive(pe, now)
+
+    def keep_alive_timeout_timer(self, key: Key, now: int) -> None:
+        """No Ack in time: ABORT the association, remove the PE, Handle Update DEL."""
+        state = self.state
+        pe = state.handlespace.find(*key)
+        if pe is None or not state.is_home(pe):
+            return
+        assoc_id = state.pe_assoc.get(key)
+        state.remove_pe(pe, RemovalReason.KEEP_ALIVE_TIMEOUT, announce=True)
+        if assoc_id is not None:
+            self.abort(assoc_id, "Endpoint Keep Alive timeout")
+
+    def abort(self, assoc_id: AssocId, reason: str) -> None:
+        self.state.act(Abort(Endpoint.ASAP, assoc_id))
+        self.state.emit(AssociationAborted(Endpoint.ASAP, assoc_id, reason))
+        self.association_lost(assoc_id)
+
+    # ------------------------------------------------------------------ announces
+
+    def server_announce_timer(self, now: int) -> None:
+        state, config = self.state, self.state.config
+        if not config.asap_announce:
+            return
+        transports: tuple[SctpTransport, ...] = ()
+        if config.asap_addresses:
+            transports = (SctpTransport(config.asap_port, config.asap_addresses),)
+        announce = ServerAnnounce(server_id=state.server_id, transports=transports)
+        state.act(Multicast(Endpoint.ASAP, announce))
+        cycle = state.jittered(config.server_announce_cycle)
+        state.timers.set((Timer.SERVER_ANNOUNCE_CYCLE, None), now + cycle)

@@ -1,0 +1,262 @@
+"""``RegistrarCore``: the sans-IO registrar (ENRP server) — dispatch, bad input, timers, outbox.
+
+Like RSPLIB's ``rspregistrar-core.c``: PPID checks per endpoint, decoding with the right
+error reply, and the timer loop; the protocol work is in ``asap``, ``enrp`` and ``takeover``.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+
+from rserpool.handlespace import Key, PoolHandlespace
+from rserpool.proto.common import (
+    Abort,
+    Action,
+    AssocId,
+    Endpoint,
+    Event,
+    IPAddress,
+    Send,
+    TransportAddress,
+    earliest,
+)
+from rserpool.proto.registrar.asap import AsapServer
+from rserpool.proto.registrar.config import RegistrarConfig
+from rserpool.proto.registrar.enrp import EnrpServer
+from rserpool.proto.registrar.events import (
+    AssociationAborted,
+    MessageIgnored,
+    MessageRejected,
+    RemovalReason,
+)
+from rserpool.proto.registrar.peers import Peer
+from rserpool.proto.registrar.state import Phase, RegistrarState, Timer, TimerKey
+from rserpool.proto.registrar.takeover import TakeoverManager
+from rserpool.wire import (
+    PPID,
+    AsapError,
+    AsapType,
+    DecodeError,
+    EnrpError,
+    EnrpMessage,
+    EnrpType,
+    OperationError,
+    Presence,
+    decode_message_untrusted,
+)
+
+_EXPECTED_PPID = {Endpoint.ASAP: PPID.ASAP, Endpoint.ENRP: PPID.ENRP}
+_ERROR_TYPE = {Endpoint.ASAP: AsapType.ERROR, Endpoint.ENRP: EnrpType.ERROR}
+_MAX_CAUSE_DATA = 0xFFFF - 32  # room for the headers of the Error message around it
+_TIMER_ROUNDS = 10_000  # guard against a handler re-arming at ``now`` forever
+
+
+class RegistrarCore:
+    """An RSerPool registrar without I/O. See :mod:`rserpool.proto.common` for the contract.
+
+    ``rng`` drives the server id (if the configuration has none), timer jitter and the random
+    selection policies. ``now`` is integer milliseconds.
+    """
+
+    def __init__(self, config: RegistrarConfig, rng: random.Random, now: int) -> None:
+        self._state = RegistrarState(config, rng, now)
+        self._takeover = TakeoverManager(self._state)
+        self._enrp = EnrpServer(self._state, self._takeover)
+        self._asap = AsapServer(self._state)
+        self._enrp.start(now)
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def server_id(self) -> int:
+        return self._state.server_id
+
+    @property
+    def config(self) -> RegistrarConfig:
+        return self._state.config
+
+    @property
+    def handlespace(self) -> PoolHandlespace:
+        """The handlespace (read it; do not modify it behind the core's back)."""
+        return self._state.handlespace
+
+    @property
+    def in_startup(self) -> bool:
+        """True until the mentor's handle table arrived or the mentor discovery timed out."""
+        return self._state.phase is Phase.STARTUP
+
+    @property
+    def mentor_id(self) -> int | None:
+        return self._state.mentor_id
+
+    def peers(self) -> list[Peer]:
+        """The peer list (snapshot of the records; read only), known ids in order."""
+        return list(self._state.peers)
+
+    def pe_association(self, pool_handle: bytes, pe_id: int) -> AssocId | None:
+        """The ASAP association a home PE is supervised on (None: not home, or unknown)."""
+        return self._state.pe_assoc.get((pool_handle, pe_id))
+
+    def takeovers_in_progress(self) -> list[int]:
+        return sorted(self._takeover.processes)
+
+    # ------------------------------------------------------------------ input
+
+    def receive(
+        self,
+        endpoint: Endpoint,
+        assoc_id: AssocId,
+        ppid: int,
+        data: bytes,
+        peer: TransportAddress,
+        now: int,
+    ) -> None:
+        """One SCTP message on ``endpoint``'s association ``assoc_id``.
+
+        ``peer`` is the association's peer transport address (all ``sctp_getpaddrs``
+        addresses and the peer port); it decides which PE addresses are accepted.
+        """
+        state = self._state
+        expected = _EXPECTED_PPID[endpoint]
+        if ppid != expected:
+            if ppid in (PPID.ASAP, PPID.ENRP):  # RSPLIB: "PPID on wrong socket" -> ABORT
+                self._abort(endpoint, assoc_id, f"PPID {ppid} on the {endpoint.value} endpoint")
+            else:  # RSPLIB parses nothing and ignores it
+                state.emit(MessageIgnored(endpoint, assoc_id, f"PPID {ppid}"))
+            return
+        try:
+            message = decode_message_untrusted(ppid, data)
+        except DecodeError as exc:
+            self._bad_input(endpoint, assoc_id, data, exc)
+            return
+        if endpoint is Endpoint.ASAP:
+            self._asap.handle(message, assoc_id, peer, now)
+        else:
+            assert isinstance(message, EnrpMessage)
+            self._enrp.handle(message, assoc_id, peer, now)
+
+    def receive_multicast(
+        self, endpoint: Endpoint, data: bytes, source: tuple[IPAddress, int], now: int
+    ) -> None:
+        """One UDP datagram from a multicast group; only ENRP Presence is of interest.
+
+        ``source`` is the datagram's source (address, port). Bad datagrams are never answered.
+        """
+        state = self._state
+        if endpoint is Endpoint.ASAP:  # Server Announces are for PEs and PUs
+            state.emit(MessageIgnored(endpoint, None, "ASAP announce at a registrar"))
+            return
+        try:
+            message = decode_message_untrusted(PPID.ENRP, data)
+        except DecodeError as exc:
+            state.emit(MessageRejected(endpoint, None, exc.reason, exc.cause, False))
+            return
+        if not isinstance(message, Presence):
+            state.emit(MessageIgnored(endpoint, None, f"multicast {message.NAME}"))
+            return
+        self._enrp.multicast_presence(message, source, now)
+
+    def association_lost(self, endpoint: Endpoint, assoc_id: AssocId, now: int) -> None:
+        """COMM_LOST, SHUTDOWN_COMPLETE, a received ABORT, or a failed send (idempotent)."""
+        if endpoint is Endpoint.ASAP:
+            self._asap.association_lost(assoc_id)
+        else:
+            self._enrp.association_lost(assoc_id)
+
+    # ------------------------------------------------------------------ timers
+
+    def next_deadline(self) -> int | None:
+        """When ``handle_timers`` must be called next (ms), or None."""
+        state = self._state
+        return earliest(state.timers.next_deadline(), state.handlespace.next_expiry())
+
+    def handle_timers(self, now: int) -> None:
+        """Run everything due at or before ``now`` (harmless when nothing is due)."""
+        state = self._state
+        for _ in range(_TIMER_ROUNDS):
+            due = state.timers.pop_due(now)
+            expired = state.handlespace.expire(now)
+            if not due and not expired:
+                return
+            for key in due:
+                self._fire(key, now)
+            for pe in expired:  # only PEs we are not home of carry a life deadline
+                state.forget_pe(pe, RemovalReason.EXPIRED, announce=state.is_home(pe))
+
+    def _fire(self, key: TimerKey, now: int) -> None:
+        timer, subject = key
+        if timer is Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION:
+            self._asap.keep_alive_transmission_timer(_key(subject), now)
+        elif timer is Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT:
+            self._asap.keep_alive_timeout_timer(_key(subject), now)
+        elif timer is Timer.SERVER_ANNOUNCE_CYCLE:
+            self._asap.server_announce_timer(now)
+        elif timer is Timer.PEER_HEARTBEAT_CYCLE:
+            self._enrp.heartbeat_timer(now)
+        elif timer is Timer.MENTOR_DISCOVERY:
+            self._enrp.finish_startup(now)
+        elif timer is Timer.PEER_MAX_TIME_LAST_HEARD:
+            self._enrp.last_heard_timer(_id(subject), now)
+        elif timer is Timer.PEER_MAX_TIME_NO_RESPONSE:
+            self._enrp.no_response_timer(_id(subject), now)
+        elif timer is Timer.TAKEOVER_EXPIRY:
+            self._takeover.expiry_timer(_id(subject), now)
+
+    # ------------------------------------------------------------------ output
+
+    def outgoing(self) -> list[Action]:
+        """The actions to perform, in order (drains)."""
+        return self._state.drain_actions()
+
+    def events(self) -> list[Event]:
+        """What happened since the last call (drains)."""
+        return self._state.drain_events()
+
+    # ------------------------------------------------------------------ internals
+
+    def _abort(self, endpoint: Endpoint, assoc_id: AssocId, reason: str) -> None:
+        state = self._state
+        if endpoint is Endpoint.ASAP:
+            self._asap.abort(assoc_id, reason)
+            return
+        state.act(Abort(endpoint, assoc_id))
+        state.emit(AssociationAborted(endpoint, assoc_id, reason))
+        self._enrp.association_lost(assoc_id)
+
+    def _bad_input(
+        self, endpoint: Endpoint, assoc_id: AssocId, data: bytes, exc: DecodeError
+    ) -> None:
+        """RSPLIB: a parse error is answered with an ASAP/ENRP Error, unless the action bits
+        said "stop silently" or the bad message is itself an Error."""
+        state = self._state
+        is_error = len(data) >= 1 and data[0] == _ERROR_TYPE[endpoint]
+        sender = _enrp_sender(data) if endpoint is Endpoint.ENRP else None
+        reply = exc.report and not is_error and sender != state.server_id
+        state.emit(MessageRejected(endpoint, assoc_id, exc.reason, exc.cause, reply))
+        if not reply:
+            return
+        error = OperationError.of(exc.cause, (exc.tlv or b"")[:_MAX_CAUSE_DATA])
+        if endpoint is Endpoint.ASAP:
+            state.act(Send(endpoint, assoc_id, AsapError(error=error)))
+        else:
+            message = EnrpError(sender_id=state.server_id, receiver_id=sender or 0, error=error)
+            state.act(Send(endpoint, assoc_id, message))
+
+
+def _enrp_sender(data: bytes) -> int | None:
+    if len(data) < 8:
+        return None
+    return int(struct.unpack_from("!I", data, 4)[0])
+
+
+def _key(subject: object) -> Key:
+    assert isinstance(subject, tuple) and len(subject) == 2
+    handle, pe_id = subject
+    assert isinstance(handle, bytes) and isinstance(pe_id, int)
+    return handle, pe_id
+
+
+def _id(subject: object) -> int:
+    assert isinstance(subject, int)
+    return subject

@@ -1,0 +1,240 @@
+"""The registrar's shared state and the helpers its ASAP, ENRP and takeover parts all use.
+
+RSPLIB keeps one ``struct Registrar`` for ``rspregistrar-{asap,enrp,takeover}.c``; this is
+ours: configuration, handlespace, peer list, timers, the outbox and the event queue, the
+association ↔ PE index, and the operations that cross concerns (removing a PE with its Handle
+Update, supervising a PE by keep-alives or by its registration life).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Hashable
+
+from rserpool.handlespace import Key, PoolHandlespace
+from rserpool.handlespace import PoolElement as StoredPE
+from rserpool.proto.common import (
+    Action,
+    AssocId,
+    Endpoint,
+    Event,
+    Send,
+    TimerTable,
+    randomized,
+)
+from rserpool.proto.registrar.config import RegistrarConfig
+from rserpool.proto.registrar.events import PoolElementRemoved, RemovalReason
+from rserpool.proto.registrar.peers import Peer, PeerTable
+from rserpool.wire import (
+    DccpTransport,
+    EnrpMessage,
+    HandleUpdate,
+    ParamType,
+    PoolElement,
+    Presence,
+    SctpTransport,
+    ServerInformation,
+    TcpTransport,
+    Transport,
+    TransportUse,
+    UdpLiteTransport,
+    UdpTransport,
+    UpdateAction,
+)
+from rserpool.wire.policy import PoolMemberSelectionPolicy
+
+
+def transport_kind(transport: object) -> tuple[int, bool]:
+    """(transport parameter type, control channel?) for the pool consistency checks."""
+    param_type = {
+        SctpTransport: ParamType.SCTP_TRANSPORT,
+        TcpTransport: ParamType.TCP_TRANSPORT,
+        UdpTransport: ParamType.UDP_TRANSPORT,
+        UdpLiteTransport: ParamType.UDP_LITE_TRANSPORT,
+        DccpTransport: ParamType.DCCP_TRANSPORT,
+    }.get(type(transport), ParamType.OPAQUE_TRANSPORT)
+    use = getattr(transport, "transport_use", TransportUse.DATA_ONLY)
+    return int(param_type), use == TransportUse.DATA_PLUS_CONTROL
+
+
+class Timer(enum.Enum):
+    """The registrar's timers (RFC 5352/5353 names where they exist, else RSPLIB's)."""
+
+    SERVER_ANNOUNCE_CYCLE = "server announce cycle"  # RFC 5352 T6-Serverannounce's sender
+    PEER_HEARTBEAT_CYCLE = "PEER-HEARTBEAT-CYCLE"
+    MENTOR_DISCOVERY = "mentor discovery timeout"
+    ENDPOINT_KEEP_ALIVE_TRANSMISSION = "endpoint keep-alive transmission"  # subject: Key
+    ENDPOINT_KEEP_ALIVE_TIMEOUT = "endpoint keep-alive timeout"  # subject: Key
+    PEER_MAX_TIME_LAST_HEARD = "MAX-TIME-LAST-HEARD"  # subject: server id
+    PEER_MAX_TIME_NO_RESPONSE = "MAX-TIME-NO-RESPONSE"  # subject: server id
+    TAKEOVER_EXPIRY = "takeover expiry"  # subject: target server id
+
+
+TimerKey = tuple[Timer, Hashable]
+
+
+class Phase(enum.Enum):
+    STARTUP = "startup"  # RFC 5353 §3.2: finding a mentor, downloading the handle table
+    NORMAL = "normal"
+
+
+class RegistrarState:
+    """Everything the registrar knows; the handlers in asap/enrp/takeover share one."""
+
+    def __init__(self, config: RegistrarConfig, rng: random.Random, now: int) -> None:
+        self.config = config
+        self.rng = rng
+        self.server_id = config.server_id or rng.randint(1, 0xFFFFFFFF)
+        self.handlespace = PoolHandlespace(rng, max_bad_pe_reports=config.max_bad_pe_reports)
+        self.peers = PeerTable(config.static_peers)
+        self.timers: TimerTable[TimerKey] = TimerTable()
+        self.phase = Phase.STARTUP
+        self.mentor_id: int | None = None
+        self.started = now
+        self._outbox: list[Action] = []
+        self._events: list[Event] = []
+        # Home PEs by the association they registered (or answered a keep-alive) on.
+        self.pe_assoc: dict[Key, AssocId] = {}
+        self.assoc_pes: dict[AssocId, set[Key]] = {}
+
+    # ------------------------------------------------------------------ queues
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def act(self, action: Action) -> None:
+        self._outbox.append(action)
+
+    def drain_actions(self) -> list[Action]:
+        actions, self._outbox = self._outbox, []
+        return actions
+
+    def drain_events(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def jittered(self, interval: int) -> int:
+        return randomized(interval, self.rng)
+
+    # ---------------------------------------------------------- own identity
+
+    def server_information(self) -> ServerInformation | None:
+        if not self.config.enrp_addresses:
+            return None
+        transport = SctpTransport(self.config.enrp_port, self.config.enrp_addresses)
+        return ServerInformation(self.server_id, transport)
+
+    def presence(self, receiver_id: int, *, reply_required: bool = False) -> Presence:
+        return Presence(
+            sender_id=self.server_id,
+            receiver_id=receiver_id,
+            pe_checksum=self.handlespace.ownership_checksum(self.server_id),
+            server_information=self.server_information(),
+            reply_required=reply_required,
+        )
+
+    # ------------------------------------------------------------------ ENRP sends
+
+    def send_to_peer(self, peer: Peer, message: EnrpMessage) -> None:
+        """Unicast to a peer: on its association if known, else to its transport address."""
+        to = None if peer.assoc_id is not None else peer.transport
+        self.act(Send(Endpoint.ENRP, peer.assoc_id, message, to))
+
+    def broadcast_update(self, action: UpdateAction, pe: StoredPE) -> None:
+        """Handle Update to every peer (RFC 5353 §3.3; RSPLIB: per-peer unicast)."""
+        wire_pe = self.wire_pe(pe)
+        if wire_pe is None:
+            return
+        for peer in self.peers.everyone():
+            message = HandleUpdate(
+                sender_id=self.server_id,
+                receiver_id=peer.server_id,
+                action=action,
+                pool_handle=pe.pool_handle,
+                pool_element=wire_pe,
+            )
+            self.send_to_peer(peer, message)
+
+    # ------------------------------------------------------------------ PEs
+
+    @staticmethod
+    def wire_pe(pe: StoredPE, *, asap: bool = True) -> PoolElement | None:
+        """The handlespace PE as a Pool Element parameter (None if it cannot be sent)."""
+        user = pe.user_transport
+        asap_transport = pe.asap_transport if asap else None
+        if not isinstance(user, Transport):
+            return None
+        if asap_transport is not None and not isinstance(asap_transport, SctpTransport):
+            return None
+        if asap and asap_transport is None:
+            return None  # RSPLIB requires the ASAP transport in ENRP
+        policy: PoolMemberSelectionPolicy = pe.policy
+        return PoolElement(
+            pe.pe_id,
+            pe.home_registrar_id,
+            pe.registration_life,
+            user,
+            policy,
+            asap_transport,
+        )
+
+    def is_home(self, pe: StoredPE) -> bool:
+        return pe.home_registrar_id == self.server_id
+
+    def bind_pe(self, key: Key, assoc_id: AssocId | None) -> None:
+        """Record the association a home PE is reached on (None: unknown, use H-bit sends)."""
+        old = self.pe_assoc.pop(key, None)
+        if old is not None:
+            keys = self.assoc_pes.get(old)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.assoc_pes[old]
+        if assoc_id is not None:
+            self.pe_assoc[key] = assoc_id
+            self.assoc_pes.setdefault(assoc_id, set()).add(key)
+
+    def supervise(self, pe: StoredPE, now: int) -> None:
+        """Arm the right timers after a PE was (re-)registered, learned or taken over.
+
+        Home PEs: no lifetime deadline; an Endpoint Keep Alive after the transmission
+        interval. Other PEs: no keep-alives; ``register(expiry="life")`` already set
+        ``now + registration life``.
+        """
+        key = pe.key
+        if self.is_home(pe):
+            self.handlespace.set_expiry(pe, None)
+            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
+            interval = self.config.endpoint_keep_alive_transmission_interval
+            self.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key), now + interval)
+        else:
+            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key))
+            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
+            self.bind_pe(key, None)
+
+    def forget_pe(self, pe: StoredPE, reason: RemovalReason, *, announce: bool) -> None:
+        """Bookkeeping after ``pe`` left the handlespace; ``announce``: Handle Update DEL."""
+        key = pe.key
+        self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key))
+        self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
+        self.bind_pe(key, None)
+        for peer in self.peers:
+            if peer.download is not None:
+                peer.download.stale.discard(key)
+        self.emit(PoolElementRemoved(pe.pool_handle, pe.pe_id, pe.home_registrar_id, reason))
+        if announce:
+            self.broadcast_update(UpdateAction.DEL_PE, pe)
+
+    def remove_pe(self, pe: StoredPE, reason: RemovalReason, *, announce: bool) -> None:
+        """Take ``pe`` out of the handlespace and do the bookkeeping."""
+        if self.handlespace.deregister(pe.pool_handle, pe.pe_id) is pe:
+            self.forget_pe(pe, reason, announce=announce)
+
+    def drop_association(self, assoc_id: AssocId, reason: RemovalReason) -> None:
+        """Every home PE registered over ``assoc_id`` is removed (RSPLIB: COMM_LOST)."""
+        for key in sorted(self.assoc_pes.get(assoc_id, ())):
+            pe = self.handlespace.find(*key)
+            if pe is not None:
+                self.remove_pe(pe, reason, announce=self.is_home(pe))
+        self.assoc_pes.pop(assoc_id, None)
