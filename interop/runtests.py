@@ -95,13 +95,24 @@ def run_here(where: str, marker: str, extra: Sequence[str]) -> Outcome:
 
 
 def kernel_test_files() -> list[str]:
-    """Test files that mark tests for the kernel: the guest need not import the others
-    (collection alone costs seconds under TCG)."""
+    """Test files that may hold kernel tests: the guest need not import the others (collection
+    alone costs seconds under TCG). A file counts if it, or a conftest.py between it and
+    tests/ (which may parametrize with marks), mentions a kernel marker."""
     marks = re.compile(r"pytest\.mark\.(sctp|rsplib|guest)\b")
+    tests = REPO / "tests"
+
+    def mentions(path: Path) -> bool:
+        return path.exists() and bool(marks.search(path.read_text(errors="replace")))
+
+    def under_marking_conftest(path: Path) -> bool:
+        return any(
+            mentions(d / "conftest.py") for d in path.parents if d != tests and tests in d.parents
+        )
+
     return sorted(
         str(path.relative_to(REPO))
-        for path in (REPO / "tests").rglob("test_*.py")
-        if marks.search(path.read_text(errors="replace"))
+        for path in tests.rglob("test_*.py")
+        if mentions(path) or under_marking_conftest(path)
     )
 
 

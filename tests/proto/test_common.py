@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from rserpool.proto.common import (
     Endpoint,
     Multicast,
@@ -20,7 +18,7 @@ from rserpool.proto.common import (
     earliest,
     randomized,
 )
-from rserpool.proto.registrar.addresses import AddressScope, on_association, scope_of, usable
+from rserpool.proto.registrar.addresses import AddressScope, on_association, usable
 from rserpool.wire import PPID, ListRequest, ServerAnnounce
 
 PROTO = Path(__file__).resolve().parents[2] / "rserpool" / "proto"
@@ -63,31 +61,6 @@ def test_actions_encode_and_name_their_ppid() -> None:
     assert announce.encode() == b"\x0a\x00\x00\x08\x00\x00\x00\x07"
 
 
-@pytest.mark.parametrize(
-    ("address", "scope"),
-    [
-        ("0.0.0.0", AddressScope.UNUSABLE),
-        ("239.0.0.50", AddressScope.UNUSABLE),
-        ("127.0.0.1", AddressScope.LOOPBACK),
-        ("169.254.1.1", AddressScope.LINK_LOCAL),
-        ("10.1.2.3", AddressScope.SITE_LOCAL),
-        ("172.20.0.1", AddressScope.SITE_LOCAL),
-        ("192.168.1.1", AddressScope.SITE_LOCAL),
-        ("198.51.100.1", AddressScope.GLOBAL),  # documentation range: global for RSPLIB
-        ("8.8.8.8", AddressScope.GLOBAL),
-        ("::", AddressScope.UNUSABLE),
-        ("::1", AddressScope.LOOPBACK),
-        ("fe80::1", AddressScope.LINK_LOCAL),
-        ("fec0::1", AddressScope.SITE_LOCAL),
-        ("fd00::1", AddressScope.GLOBAL),  # ULA counts as global (RSPLIB)
-        ("2001:db8::1", AddressScope.GLOBAL),
-        ("::ffff:10.0.0.1", AddressScope.SITE_LOCAL),
-    ],
-)
-def test_scopes(address: str, scope: AddressScope) -> None:
-    assert scope_of(ipaddress.ip_address(address)) is scope
-
-
 def test_filters() -> None:
     a = [ipaddress.ip_address(x) for x in ("127.0.0.1", "10.0.0.1", "10.0.0.1", "fe80::1")]
     assert usable(a, AddressScope.SITE_LOCAL) == (a[1],)
@@ -97,35 +70,6 @@ def test_filters() -> None:
         a[0],
         a[1],
     )
-
-
-def test_scopes_agree_with_the_transport_layer() -> None:
-    from rserpool.transport.scope import address_scope
-
-    samples = [
-        "0.0.0.0",
-        "127.0.0.1",
-        "169.254.9.9",
-        "10.0.0.1",
-        "172.31.1.1",
-        "192.168.0.1",
-        "172.32.0.1",
-        "198.51.100.1",
-        "224.0.0.1",
-        "240.0.0.1",
-        "255.255.255.255",
-        "::",
-        "::1",
-        "fe80::1",
-        "fec0::1",
-        "fc00::1",
-        "ff02::1",
-        "2001:db8::1",
-        "::ffff:127.0.0.1",
-    ]
-    for text in samples:
-        ours = scope_of(ipaddress.ip_address(text))
-        assert int(ours) == int(address_scope(text)), text
 
 
 def test_importing_proto_imports_no_io() -> None:

@@ -7,7 +7,6 @@ timers, outbox), :mod:`.asap`, :mod:`.enrp`, :mod:`.takeover`, :mod:`.peers`,
 
 from __future__ import annotations
 
-from rserpool.proto.registrar.addresses import AddressScope, scope_of
 from rserpool.proto.registrar.config import RegistrarConfig
 from rserpool.proto.registrar.core import RegistrarCore
 from rserpool.proto.registrar.events import (
@@ -37,6 +36,7 @@ from rserpool.proto.registrar.events import (
 )
 from rserpool.proto.registrar.peers import Peer
 from rserpool.proto.registrar.state import Timer
+from rserpool.scope import AddressScope
 
 __all__ = [
     "AddressScope",
@@ -67,5 +67,4 @@ __all__ = [
     "TakeoverCompleted",
     "TakeoverStarted",
     "Timer",
-    "scope_of",
 ]

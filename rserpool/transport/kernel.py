@@ -1,0 +1,360 @@
+"""Kernel SCTP on Trio: non-blocking sockets driven by ``trio.lowlevel.wait_readable``.
+
+Sockets are created with the stdlib (pysctp's wrapper adds nothing we use there); pysctp's C
+module does bindx and reads the address lists per association; messages go through
+``sendmsg``/``recvmsg`` with SCTP_SNDINFO/SCTP_RCVINFO, which pysctp lacks (it cannot send by
+association id). Notifications are parsed in :mod:`rserpool.transport._sockapi`.
+
+Cancellation safety: a receive or send touches the socket only in one non-blocking call after
+readiness, and a partly read message (bigger than the receive buffer) stays in the object, so a
+cancelled ``receive`` loses nothing; every socket is closed by ``aclose`` or on setup failure.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections import deque
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+
+import _sctp
+import trio
+
+from rserpool.transport import _sockapi as api
+from rserpool.transport.abc import (
+    Address,
+    AssociationGone,
+    AssociationParams,
+    CannotConnect,
+    CantStartAssociation,
+    CommLost,
+    CommUp,
+    Received,
+    SctpMessage,
+    ShutdownComplete,
+)
+from rserpool.transport.udp import KernelUdpSocket
+
+RECV_SIZE = 1 << 16
+BINDX_ADD = _sctp.getconstant("BINDX_ADD")
+GONE_ERRNOS = {errno.EINVAL, errno.EPIPE, errno.ENOTCONN, errno.ECONNRESET, errno.ESHUTDOWN}
+Enter = Callable[[], AbstractContextManager[object]]
+
+
+def _ms(seconds: float | None) -> int:
+    return 0 if seconds is None else max(1, round(seconds * 1000))
+
+
+def apply_params(sock: socket.socket, assoc_id: int, params: AssociationParams) -> None:
+    rto = (_ms(params.rto_initial), _ms(params.rto_max), _ms(params.rto_min))
+    for option, value in api.params_options(
+        assoc_id,
+        rto,
+        _ms(params.heartbeat_interval),
+        params.path_max_retrans or 0,
+        params.max_retrans or 0,
+    ):
+        sock.setsockopt(api.SOL_SCTP, option, value)
+
+
+class _Socket:
+    """The shared half of endpoints and associations: one SCTP socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._partial: list[bytes] = []
+        self._pushback: deque[Received] = deque()
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    def _local_addresses(self, assoc_id: int) -> list[Address]:
+        return [api.normalize(a) for a in _sctp.getladdrs(self._sock.fileno(), assoc_id)]
+
+    def _peer_addresses(self, assoc_id: int) -> list[Address]:
+        try:
+            found = _sctp.getpaddrs(self._sock.fileno(), assoc_id)
+        except (OSError, RuntimeError):
+            return []
+        return [api.normalize(a) for a in found]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("socket was closed")
+
+    async def _receive(self) -> Received:
+        while True:
+            self._check_open()
+            if self._pushback:
+                await trio.lowlevel.checkpoint()
+                return self._pushback.popleft()
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                item = self._read_once()
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self._sock.fileno())
+                continue
+            except OSError as exc:
+                if exc.errno == errno.ENOTCONN:
+                    raise trio.EndOfChannel from exc
+                raise
+            if item is None:
+                continue
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return item
+
+    def _read_once(self) -> Received | None:
+        """One non-blocking recvmsg; None when it only gave part of a message (or nothing
+        worth reporting). Raises BlockingIOError when the socket is empty."""
+        data, ancillary, flags, source = self._sock.recvmsg(RECV_SIZE, api.RCVINFO_CMSG_SPACE)
+        if not data and not flags and not ancillary:
+            raise trio.EndOfChannel  # one-to-one socket after the association ended
+        if not flags & api.MSG_EOR:
+            self._partial.append(data)
+            return None
+        if self._partial:
+            data = b"".join([*self._partial, data])
+            self._partial.clear()
+        if flags & api.MSG_NOTIFICATION:
+            return api.parse_notification(data)
+        sid, ppid, unordered, assoc = 0, 0, False, 0
+        for level, kind, value in ancillary:
+            if level == api.IPPROTO_SCTP and kind == api.SCTP_RCVINFO:
+                sid, _ssn, rflags, ppid, _tsn, _cum, _ctx, assoc = api.RCVINFO.unpack_from(value)
+                unordered = bool(rflags & api.SCTP_UNORDERED)
+        peer = api.normalize(source) if source else None
+        return SctpMessage(data, socket.ntohl(ppid), sid, assoc, unordered, peer)
+
+    async def _send(self, data: bytes, cmsg: bytes) -> None:
+        self._check_open()
+        ancillary = [(api.IPPROTO_SCTP, api.SCTP_SNDINFO, cmsg)]
+        while True:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                self._sock.sendmsg([data], ancillary)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(self._sock.fileno())
+                continue
+            except OSError as exc:
+                if exc.errno in GONE_ERRNOS:
+                    raise AssociationGone(str(exc)) from exc
+                raise
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            trio.lowlevel.notify_closing(self._sock.fileno())
+            self._sock.close()
+        await trio.lowlevel.checkpoint()
+
+
+class KernelEndpoint(_Socket):
+    """One-to-many endpoint (see :class:`rserpool.transport.abc.SctpEndpoint`)."""
+
+    def local_addresses(self) -> list[Address]:
+        return self._local_addresses(0)
+
+    def peer_addresses(self, assoc_id: int) -> list[Address]:
+        return self._peer_addresses(assoc_id)
+
+    async def connect(self, addresses: Sequence[Address]) -> int:
+        self._check_open()
+        await trio.lowlevel.checkpoint()
+        return api.connectx(self._sock, addresses)
+
+    async def send(
+        self, assoc_id: int, data: bytes, ppid: int, stream: int = 0, unordered: bool = False
+    ) -> None:
+        flags = api.SCTP_UNORDERED if unordered else 0
+        await self._send(data, api.sndinfo(assoc_id, ppid, stream, flags))
+
+    async def receive(self) -> Received:
+        return await self._receive()
+
+    def set_association_params(self, assoc_id: int, params: AssociationParams) -> None:
+        self._check_open()
+        apply_params(self._sock, assoc_id, params)
+
+    async def shutdown(self, assoc_id: int) -> None:
+        await self._send(b"", api.sndinfo(assoc_id, 0, 0, api.SCTP_EOF))
+
+    async def abort(self, assoc_id: int) -> None:
+        await self._send(b"", api.sndinfo(assoc_id, 0, 0, api.SCTP_ABORT))
+
+
+class KernelAssociation(_Socket):
+    """One-to-one association (see :class:`rserpool.transport.abc.SctpAssociation`)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self._assoc_id = 0
+        self._ended = False
+
+    @property
+    def assoc_id(self) -> int:
+        return self._assoc_id
+
+    def local_addresses(self) -> list[Address]:
+        return self._local_addresses(0)
+
+    def peer_addresses(self) -> list[Address]:
+        return self._peer_addresses(0)
+
+    async def _wait_up(self) -> None:
+        """Consume the COMM_UP that starts the association (keeping anything else)."""
+        held: list[Received] = []
+        while True:
+            item = await self._receive()
+            if isinstance(item, CommUp):
+                self._assoc_id = item.assoc_id
+                self._pushback.extend(held)
+                return
+            if isinstance(item, CantStartAssociation | CommLost):
+                raise CannotConnect(f"association failed to start: {item}")
+            held.append(item)
+
+    async def send(self, data: bytes, ppid: int, stream: int = 0, unordered: bool = False) -> None:
+        if self._ended:
+            raise AssociationGone("the association ended")
+        flags = api.SCTP_UNORDERED if unordered else 0
+        await self._send(data, api.sndinfo(0, ppid, stream, flags))
+
+    async def receive(self) -> Received:
+        if self._ended and not self._pushback:
+            await trio.lowlevel.checkpoint()
+            raise trio.EndOfChannel
+        item = await self._receive()
+        if isinstance(item, CommLost | ShutdownComplete):
+            self._ended = True
+        return item
+
+    def set_association_params(self, params: AssociationParams) -> None:
+        self._check_open()
+        apply_params(self._sock, 0, params)
+
+    async def shutdown(self) -> None:
+        self._check_open()
+        await trio.lowlevel.checkpoint()
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise AssociationGone(str(exc)) from exc
+
+    async def abort(self) -> None:
+        if not self._closed:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        await self.aclose()
+
+
+class KernelListener(_Socket):
+    async def accept(self) -> KernelAssociation:
+        while True:
+            self._check_open()
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                sock, _ = self._sock.accept()
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self._sock.fileno())
+                continue
+            break
+        association = KernelAssociation(sock)
+        try:
+            api.subscribe(sock)
+            with trio.CancelScope(shield=True):  # the COMM_UP is already queued on it
+                with trio.move_on_after(10):
+                    await association._wait_up()
+        except BaseException:
+            await association.aclose()
+            raise
+        return association
+
+
+class KernelHost:
+    """The kernel network of this process, or of a namespace entered by ``enter`` (e.g.
+    ``interop.topology.Host.entered``). ``addresses`` are what endpoints bind by default
+    (bindx); without them they bind the IPv4 wildcard."""
+
+    def __init__(self, addresses: Sequence[str] | None = None, enter: Enter | None = None) -> None:
+        self._addresses = list(addresses or [])
+        self._enter: Enter = enter or nullcontext
+
+    def addresses(self) -> list[str]:
+        return list(self._addresses)
+
+    def _make(
+        self,
+        kind: socket.SocketKind,
+        port: int,
+        addresses: Sequence[str] | None,
+        params: AssociationParams | None,
+        remote: Sequence[Address] = (),
+    ) -> socket.socket:
+        local = list(addresses if addresses is not None else self._addresses)
+        family = api.family_of([*local, *(host for host, _ in remote)])
+        with self._enter():
+            sock = socket.socket(family, kind, api.IPPROTO_SCTP)
+        try:
+            api.subscribe(sock)
+            if params is not None:
+                apply_params(sock, 0, params)
+            if local:
+                _sctp.bindx(sock.fileno(), [(a, port) for a in local], BINDX_ADD)
+            elif port or kind == socket.SOCK_SEQPACKET:
+                sock.bind(("0.0.0.0" if family == socket.AF_INET else "::", port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def sctp_endpoint(
+        self,
+        port: int = 0,
+        addresses: Sequence[str] | None = None,
+        params: AssociationParams | None = None,
+    ) -> KernelEndpoint:
+        sock = self._make(socket.SOCK_SEQPACKET, port, addresses, params)
+        sock.listen(128)
+        await trio.lowlevel.checkpoint()
+        return KernelEndpoint(sock)
+
+    async def sctp_listen(
+        self,
+        port: int = 0,
+        addresses: Sequence[str] | None = None,
+        params: AssociationParams | None = None,
+    ) -> KernelListener:
+        sock = self._make(socket.SOCK_STREAM, port, addresses, params)
+        sock.listen(128)
+        await trio.lowlevel.checkpoint()
+        return KernelListener(sock)
+
+    async def sctp_connect(
+        self,
+        remote: Sequence[Address],
+        addresses: Sequence[str] | None = None,
+        params: AssociationParams | None = None,
+    ) -> KernelAssociation:
+        sock = self._make(socket.SOCK_STREAM, 0, addresses, params, remote)
+        association = KernelAssociation(sock)
+        try:
+            sock.setblocking(False)
+            api.connectx(sock, remote)
+            await association._wait_up()
+        except BaseException:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            association._closed = True
+            sock.close()
+            raise
+        return association
+
+    async def udp_socket(self, port: int = 0, group: str | None = None) -> KernelUdpSocket:
+        with self._enter():
+            udp = KernelUdpSocket.open(port, group)
+        await trio.lowlevel.checkpoint()
+        return udp
