@@ -1,0 +1,604 @@
+"""The registrar side of an ASAP endpoint, shared by the PE and PU cores (RSPLIB's ASAP instance).
+
+:class:`RegistrarClient` keeps the registrar table (Server Announces, RFC 5352 §3.6, entries
+outdated by T7-ENRPoutdate; plus the static list), runs the server hunt (SH1-SH6: at most
+three connects at once, the first association that comes up wins, T5-serverHunt doubles up
+to RETRAN-max), holds the home registrar association and matches the requests sent on it
+**strictly FIFO** by response type, as RSPLIB does (notes §3.5). Anything unexpected from the
+home registrar (an ASAP Error, an unsolicited or mismatched response, undecodable bytes, a
+wrong PPID) or a response timeout (T1-ENRPrequest, RSPLIB 3 s) ABORTs the association and
+hunts again; outstanding requests are re-sent to the new home up to ``max_request_trials``
+times (RFC 5352 §3.7).
+
+Connecting is the driver's business: the core asks with :class:`ConnectRegistrar` (a token,
+``attempt``, and the registrar's transport address) and is told the outcome with
+:meth:`RegistrarClient.registrar_connected` or :meth:`RegistrarClient.registrar_connect_failed`.
+A late success for an attempt the core gave up on is answered with an :class:`Abort`.
+:class:`CancelConnect` withdraws an attempt still under way (the driver may ignore it; the
+core aborts the association should it come up anyway).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+from typing import TypeAlias
+
+from rserpool.proto.common import (
+    Abort,
+    AssocId,
+    Endpoint,
+    Event,
+    IPAddress,
+    Send,
+    TimerTable,
+    TransportAddress,
+)
+from rserpool.proto.session import CloseSession, ConnectSession, SessionSend
+from rserpool.wire import (
+    PPID,
+    AsapError,
+    AsapMessage,
+    DecodeError,
+    DeregistrationResponse,
+    EndpointKeepAlive,
+    HandleResolutionResponse,
+    Message,
+    RegistrationResponse,
+    SctpTransport,
+    ServerAnnounce,
+    decode_message_untrusted,
+)
+
+RESPONSES: tuple[type[AsapMessage], ...] = (
+    RegistrationResponse,
+    DeregistrationResponse,
+    HandleResolutionResponse,
+)
+
+
+class Timer(enum.Enum):
+    """The PE/PU timers, named after RFC 5352 §7.1 where the RFC has a name for them."""
+
+    T1_ENRP_REQUEST = "T1-ENRPrequest"  # response timeout of the oldest outstanding request
+    T4_REREGISTRATION = "T4-reregistration"  # subject: PE id
+    T5_SERVER_HUNT = "T5-serverHunt"  # one hunt round
+    T7_ENRP_OUTDATE = "T7-ENRPoutdate"  # subject: announced registrar address
+    REGISTRAR_CONNECT = "registrar-connect"  # subject: attempt (RSPLIB connect timeout 7.5 s)
+    SESSION_CONNECT = "session-connect"  # subject: connection (RSPLIB 5 s)
+    SESSION_RETRY = "session-retry"  # subject: session (RSPLIB HR retry delay 250 ms)
+
+
+TimerKey: TypeAlias = tuple[Timer, Hashable]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrarHuntConfig:
+    """How a PE or PU finds and talks to its home registrar (RSPLIB's ``-registrar*``).
+
+    The RFC 5352 §7.1 defaults are replaced by RSPLIB's where they differ (notes §4): the
+    request timeout is RSPLIB's 3 s response timeout (it plays T1, T2 and T3).
+    """
+
+    static_registrars: tuple[TransportAddress, ...] = ()  # -registrar=addr:port{,addr}
+    announce_timeout: int = 5000  # T7-ENRPoutdate (-registrarannouncetimeout)
+    connect_timeout: int = 7500  # -registrarconnecttimeout
+    response_timeout: int = 3000  # T1-ENRPrequest (-registrarresponsetimeout)
+    max_request_trials: int = 2  # RFC MAX-REQUEST-RETRANSMIT (RSPLIB: 1)
+    max_simultaneous_connects: int = 3  # SH1 (RSPLIB MAX_SIMULTANEOUS_REQUESTS)
+    server_hunt_timeout: int = 10_000  # T5-serverHunt, initial value
+    server_hunt_max: int = 60_000  # RETRAN-max: T5 doubles up to this
+
+    def __post_init__(self) -> None:
+        for name in (
+            "announce_timeout",
+            "connect_timeout",
+            "response_timeout",
+            "max_request_trials",
+            "max_simultaneous_connects",
+            "server_hunt_timeout",
+            "server_hunt_max",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+
+# ------------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRegistrar:
+    """Set up an ASAP association to a registrar (``sctp_connectx`` to all ``to`` addresses).
+
+    Report the outcome with ``registrar_connected(attempt, assoc_id, now)`` or
+    ``registrar_connect_failed(attempt, now)``. The core times the attempt out by itself.
+    """
+
+    attempt: int
+    to: TransportAddress
+
+    def __str__(self) -> str:
+        return f"connect ASAP attempt {self.attempt} to registrar {self.to}"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelConnect:
+    """Give up the connect attempt ``attempt`` (abort it if it is still being set up)."""
+
+    attempt: int
+
+    def __str__(self) -> str:
+        return f"cancel ASAP connect attempt {self.attempt}"
+
+
+EndpointAction: TypeAlias = (
+    Send | Abort | ConnectRegistrar | CancelConnect | SessionSend | ConnectSession | CloseSession
+)
+"""Everything a PE or PU core asks its driver to do (drain with ``outgoing()``)."""
+
+# -------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRegistrar:
+    """The home registrar: its association, address (if known) and server id (if known)."""
+
+    assoc_id: AssocId
+    address: TransportAddress | None = None
+    server_id: int | None = None
+
+    def __str__(self) -> str:
+        sid = "?" if self.server_id is None else f"{self.server_id:#010x}"
+        where = "" if self.address is None else f" at {self.address}"
+        return f"registrar {sid}{where} (assoc {self.assoc_id})"
+
+
+class HomeChangeReason(enum.Enum):
+    SERVER_HUNT = "server hunt"
+    TAKEOVER = "Endpoint Keep Alive with H flag"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHuntStarted(Event):
+    candidates: int
+
+    def __str__(self) -> str:
+        return f"ServerHuntStarted: {self.candidates} candidate registrar(s)"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRegistrarChanged(Event):
+    home: HomeRegistrar
+    reason: HomeChangeReason
+
+    def __str__(self) -> str:
+        return f"HomeRegistrarChanged: {self.home} ({self.reason.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRegistrarLost(Event):
+    home: HomeRegistrar
+    reason: str
+
+    def __str__(self) -> str:
+        return f"HomeRegistrarLost: {self.home}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarAnnounced(Event):
+    """A Server Announce named a registrar that was not in the table."""
+
+    server_id: int
+    address: TransportAddress
+
+    def __str__(self) -> str:
+        return f"RegistrarAnnounced: {self.server_id:#010x} at {self.address}"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIgnored(Event):
+    """Input that was dropped (``channel``: "registrar", "announce" or "session")."""
+
+    channel: str
+    assoc_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = "" if self.assoc_id is None else f" assoc {self.assoc_id}"
+        return f"MessageIgnored: {self.channel}{where}: {self.reason}"
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+@dataclass(slots=True)
+class Request:
+    """One request to the home registrar; ``context`` belongs to the owning core."""
+
+    message: AsapMessage
+    response: type[AsapMessage]
+    context: object
+    trials: int = 0
+    sent_at: int = 0
+
+
+@dataclass(slots=True)
+class _Attempt:
+    to: TransportAddress
+
+
+@dataclass(slots=True)
+class _Announced:
+    server_id: int
+    last_heard: int
+
+
+class RegistrarClient:
+    """Base of :class:`~rserpool.proto.pool_element.PoolElementCore` and
+    :class:`~rserpool.proto.pool_user.PoolUserCore`: see the module docstring.
+
+    Subclasses override the ``_on_*`` hooks and :meth:`_needs_registrar`.
+    """
+
+    def __init__(self, hunt: RegistrarHuntConfig, rng: random.Random, now: int) -> None:
+        self.hunt_config = hunt
+        self._rng = rng
+        self._timers: TimerTable[TimerKey] = TimerTable()
+        self._actions: list[EndpointAction] = []
+        self._events: list[Event] = []
+        self._announced: dict[TransportAddress, _Announced] = {}
+        self._home: HomeRegistrar | None = None
+        self._hunting = False
+        self._t5 = hunt.server_hunt_timeout
+        self._tried: set[TransportAddress] = set()
+        self._attempts: dict[int, _Attempt] = {}
+        self._next_attempt = 1
+        self._outstanding: deque[Request] = deque()  # sent on the home association
+        self._waiting: deque[Request] = deque()  # for the next home
+        self.created = now
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def home(self) -> HomeRegistrar | None:
+        return self._home
+
+    @property
+    def hunting(self) -> bool:
+        return self._hunting
+
+    def known_registrars(self) -> dict[TransportAddress, int | None]:
+        """Announced registrars (address → server id) and the static ones (→ None)."""
+        known: dict[TransportAddress, int | None] = {
+            a: e.server_id for a, e in self._announced.items()
+        }
+        for address in self.hunt_config.static_registrars:
+            known.setdefault(address, None)
+        return known
+
+    # ------------------------------------------------------------------ output
+
+    def next_deadline(self) -> int | None:
+        return self._timers.next_deadline()
+
+    def outgoing(self) -> list[EndpointAction]:
+        """The actions to perform, in order (drains)."""
+        actions, self._actions = self._actions, []
+        return actions
+
+    def events(self) -> list[Event]:
+        """What happened since the last call (drains)."""
+        events, self._events = self._events, []
+        return events
+
+    def _act(self, action: EndpointAction) -> None:
+        self._actions.append(action)
+
+    def _emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    # ------------------------------------------------------------------ input: announces
+
+    def receive_announce(self, data: bytes, source: tuple[IPAddress, int], now: int) -> None:
+        """A UDP datagram from the ASAP announce group; ``source`` = (source IP, source port).
+
+        The registrar's address is the first SCTP transport in the announce, or else (as
+        RSPLIB does) the datagram's source address and source port.
+        """
+        try:
+            message = decode_message_untrusted(PPID.ASAP, data)
+        except DecodeError as exc:
+            self._emit(MessageIgnored("announce", None, exc.reason))
+            return
+        if not isinstance(message, ServerAnnounce):
+            self._emit(MessageIgnored("announce", None, f"{message.NAME} on the announce group"))
+            return
+        sctp = [t for t in message.transports if isinstance(t, SctpTransport)]
+        if sctp:
+            address = TransportAddress.of(sctp[0])
+        else:
+            address = TransportAddress((source[0],), source[1])
+        if address.port == 0 or not address.addresses:
+            self._emit(MessageIgnored("announce", None, "announce without a usable address"))
+            return
+        known = address in self._announced
+        self._announced[address] = _Announced(message.server_id, now)
+        self._timers.set((Timer.T7_ENRP_OUTDATE, address), now + self.hunt_config.announce_timeout)
+        home = self._home
+        if home is not None and home.server_id is None and home.address == address:
+            self._home = replace(home, server_id=message.server_id)
+        if not known:
+            self._emit(RegistrarAnnounced(message.server_id, address))
+            if self._hunting:
+                self._connect_more(now)
+
+    # ------------------------------------------------------------------ input: connects
+
+    def registrar_connected(
+        self, attempt: int, assoc_id: AssocId, now: int, peer: TransportAddress | None = None
+    ) -> None:
+        """The association of :class:`ConnectRegistrar` ``attempt`` is up (SH3, SH6)."""
+        record = self._attempts.pop(attempt, None)
+        self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
+        if record is None or not self._hunting or self._home is not None:
+            self._act(Abort(Endpoint.ASAP, assoc_id))  # lost the race, or given up on
+            return
+        for other in list(self._attempts):
+            self._cancel_attempt(other)
+        self._hunting = False
+        self._timers.cancel((Timer.T5_SERVER_HUNT, None))
+        self._t5 = self.hunt_config.server_hunt_timeout
+        address = peer if peer is not None else record.to
+        entry = self._announced.get(record.to)
+        home = HomeRegistrar(assoc_id, address, None if entry is None else entry.server_id)
+        self._adopt(home, HomeChangeReason.SERVER_HUNT, now)
+
+    def registrar_connect_failed(self, attempt: int, now: int) -> None:
+        """The association of ``attempt`` could not be set up (SH4: try another address)."""
+        if self._attempts.pop(attempt, None) is None:
+            return
+        self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
+        if self._hunting:
+            self._connect_more(now)
+
+    # ------------------------------------------------------------------ input: association
+
+    def receive_registrar(
+        self,
+        assoc_id: AssocId,
+        ppid: int,
+        data: bytes,
+        now: int,
+        peer: TransportAddress | None = None,
+    ) -> None:
+        """One SCTP message on an association of the ASAP endpoint (home or any other)."""
+        home = self._home
+        on_home = home is not None and home.assoc_id == assoc_id
+        try:
+            if ppid != PPID.ASAP:
+                raise DecodeError(f"PPID {ppid} on a registrar association")
+            message = decode_message_untrusted(ppid, data)
+        except DecodeError as exc:  # RSPLIB: disconnect (home) or ABORT (hunt socket)
+            if on_home:
+                self._drop_home(f"bad message: {exc.reason}", now)
+            else:
+                self._emit(MessageIgnored("registrar", assoc_id, f"bad message: {exc.reason}"))
+                self._act(Abort(Endpoint.ASAP, assoc_id))
+            return
+        assert isinstance(message, AsapMessage)
+        if isinstance(message, EndpointKeepAlive):
+            self._on_keep_alive(message, assoc_id, on_home, peer, now)
+            return
+        if not on_home:
+            self._emit(MessageIgnored("registrar", assoc_id, f"{message.NAME} off the home"))
+            return
+        if isinstance(message, AsapError):
+            self._drop_home(f"ASAP Error {message.error.code:#06x}", now)
+            return
+        if not isinstance(message, RESPONSES):
+            self._emit(MessageIgnored("registrar", assoc_id, f"unexpected {message.NAME}"))
+            return
+        if not self._outstanding or not isinstance(message, self._outstanding[0].response):
+            self._drop_home(f"unsolicited {message.NAME}", now)
+            return
+        request = self._outstanding.popleft()
+        self._arm_t1()
+        self._on_response(request, message, now)
+
+    def registrar_lost(self, assoc_id: AssocId, now: int) -> None:
+        """COMM_LOST, SHUTDOWN_COMPLETE, a received ABORT or a failed send (idempotent)."""
+        home = self._home
+        if home is not None and home.assoc_id == assoc_id:
+            self._drop_home("association lost", now, abort=False)
+
+    # ------------------------------------------------------------------ timers
+
+    def handle_timers(self, now: int) -> None:
+        """Run everything due at or before ``now`` (harmless when nothing is due)."""
+        for _ in range(10_000):
+            due = self._timers.pop_due(now)
+            if not due:
+                return
+            for timer, subject in due:
+                self._fire(timer, subject, now)
+
+    def _fire(self, timer: Timer, subject: Hashable, now: int) -> None:
+        if timer is Timer.T7_ENRP_OUTDATE:
+            assert isinstance(subject, TransportAddress)
+            self._announced.pop(subject, None)
+        elif timer is Timer.REGISTRAR_CONNECT:
+            assert isinstance(subject, int)
+            if subject in self._attempts:
+                self._cancel_attempt(subject)
+                if self._hunting:
+                    self._connect_more(now)
+        elif timer is Timer.T5_SERVER_HUNT:
+            self._t5_expired(now)
+        elif timer is Timer.T1_ENRP_REQUEST and self._outstanding:
+            name = self._outstanding[0].message.NAME
+            self._drop_home(f"no response to {name} (T1-ENRPrequest)", now)
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(
+        self, message: AsapMessage, response: type[AsapMessage], context: object, now: int
+    ) -> None:
+        """Queue a request; it goes out on the home association (hunting for one if needed)."""
+        self._waiting.append(Request(message, response, context))
+        self._flush(now)
+
+    def _send_home(self, message: Message) -> bool:
+        """Send a message that expects no response (Ack, EU) if there is a home association."""
+        if self._home is None:
+            return False
+        self._act(Send(Endpoint.ASAP, self._home.assoc_id, message))
+        return True
+
+    def _flush(self, now: int) -> None:
+        if self._home is None:
+            self._ensure_hunt(now)
+            return
+        while self._waiting:
+            request = self._waiting.popleft()
+            request.trials += 1
+            request.sent_at = now
+            self._outstanding.append(request)
+            self._act(Send(Endpoint.ASAP, self._home.assoc_id, request.message))
+        self._arm_t1()
+
+    def _arm_t1(self) -> None:
+        key = (Timer.T1_ENRP_REQUEST, None)
+        if self._outstanding:
+            deadline = self._outstanding[0].sent_at + self.hunt_config.response_timeout
+            if self._timers.get(key) != deadline:
+                self._timers.set(key, deadline)
+        else:
+            self._timers.cancel(key)
+
+    def _forget_waiting(self, context: object) -> None:
+        """Drop the not yet sent requests whose context is ``context``."""
+        self._waiting = deque(r for r in self._waiting if r.context is not context)
+
+    # ------------------------------------------------------------------ home
+
+    def _adopt(self, home: HomeRegistrar, reason: HomeChangeReason, now: int) -> None:
+        self._home = home
+        self._emit(HomeRegistrarChanged(home, reason))
+        self._on_home_established(reason, now)
+        self._flush(now)
+
+    def _drop_home(
+        self, reason: str, now: int, *, abort: bool = True, replaced: bool = False
+    ) -> None:
+        """Leave the home registrar (RSPLIB ``asapInstanceDisconnectFromRegistrar``).
+
+        ``replaced``: a new home is adopted right away (takeover), so neither
+        ``_on_home_lost`` nor a new hunt.
+        """
+        home = self._home
+        if home is None:
+            return
+        if abort:
+            self._act(Abort(Endpoint.ASAP, home.assoc_id))
+        self._home = None
+        self._timers.cancel((Timer.T1_ENRP_REQUEST, None))
+        self._emit(HomeRegistrarLost(home, reason))
+        retry: deque[Request] = deque()
+        for request in [*self._outstanding, *self._waiting]:
+            if request.trials >= self.hunt_config.max_request_trials:
+                self._on_request_failed(request, reason, now)
+            else:
+                retry.append(request)
+        self._outstanding.clear()
+        self._waiting = retry
+        if not replaced:
+            self._on_home_lost(now)
+            self._flush(now)
+
+    # ------------------------------------------------------------------ server hunt
+
+    def _ensure_hunt(self, now: int) -> None:
+        if self._home is not None or self._hunting or not self._needs_registrar():
+            return
+        self._hunting = True
+        self._tried.clear()
+        self._emit(ServerHuntStarted(len(self.known_registrars())))
+        self._timers.set((Timer.T5_SERVER_HUNT, None), now + self._t5)
+        self._connect_more(now)
+
+    def _stop_hunt(self) -> None:
+        self._hunting = False
+        self._timers.cancel((Timer.T5_SERVER_HUNT, None))
+        for attempt in list(self._attempts):
+            self._cancel_attempt(attempt)
+
+    def _candidates(self) -> list[TransportAddress]:
+        announced = sorted(self._announced.items(), key=lambda item: -item[1].last_heard)
+        busy = {a.to for a in self._attempts.values()}
+        result: list[TransportAddress] = []
+        for address in [a for a, _ in announced] + list(self.hunt_config.static_registrars):
+            if address not in self._tried and address not in busy and address not in result:
+                result.append(address)
+        return result
+
+    def _connect_more(self, now: int) -> None:
+        limit = self.hunt_config.max_simultaneous_connects
+        for address in self._candidates()[: max(0, limit - len(self._attempts))]:
+            attempt = self._next_attempt
+            self._next_attempt += 1
+            self._attempts[attempt] = _Attempt(address)
+            self._tried.add(address)
+            self._act(ConnectRegistrar(attempt, address))
+            deadline = now + self.hunt_config.connect_timeout
+            self._timers.set((Timer.REGISTRAR_CONNECT, attempt), deadline)
+
+    def _cancel_attempt(self, attempt: int) -> None:
+        self._attempts.pop(attempt, None)
+        self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
+        self._act(CancelConnect(attempt))
+
+    def _t5_expired(self, now: int) -> None:
+        """SH5: stop this round's attempts, double T5 (capped), start a new round."""
+        if not self._hunting:
+            return
+        for attempt in list(self._attempts):
+            self._cancel_attempt(attempt)
+        self._t5 = min(2 * self._t5, self.hunt_config.server_hunt_max)
+        self._tried.clear()
+        if not self._needs_registrar():
+            self._hunting = False
+            return
+        self._timers.set((Timer.T5_SERVER_HUNT, None), now + self._t5)
+        self._connect_more(now)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _needs_registrar(self) -> bool:
+        """Whether a home registrar is wanted now (hunting stops when not)."""
+        return bool(self._waiting or self._outstanding)
+
+    def _on_home_established(self, reason: HomeChangeReason, now: int) -> None:
+        """A new home association is up; queued requests go out right after this."""
+
+    def _on_home_lost(self, now: int) -> None:
+        """The home association is gone; a new hunt starts right after this if needed."""
+
+    def _on_response(self, request: Request, response: AsapMessage, now: int) -> None:
+        """The response matching ``request`` (FIFO, by type) arrived."""
+
+    def _on_request_failed(self, request: Request, reason: str, now: int) -> None:
+        """``request`` will not be sent again (trials exhausted)."""
+
+    def _on_keep_alive(
+        self,
+        message: EndpointKeepAlive,
+        assoc_id: AssocId,
+        on_home: bool,
+        peer: TransportAddress | None,
+        now: int,
+    ) -> None:
+        """An Endpoint Keep Alive (PEs answer it; a PU ignores it)."""
+        self._emit(MessageIgnored("registrar", assoc_id, "Endpoint Keep Alive at a pool user"))
