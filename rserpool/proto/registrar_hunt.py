@@ -20,12 +20,10 @@ core aborts the association should it come up anyway).
 
 from __future__ import annotations
 
-import enum
 import random
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
-from typing import TypeAlias
 
 from rserpool.proto.common import (
     Abort,
@@ -37,7 +35,21 @@ from rserpool.proto.common import (
     TimerTable,
     TransportAddress,
 )
-from rserpool.proto.session import CloseSession, ConnectSession, SessionSend
+from rserpool.proto.hunt_types import (
+    CancelConnect,
+    ConnectRegistrar,
+    EndpointAction,
+    HomeChangeReason,
+    HomeRegistrar,
+    HomeRegistrarChanged,
+    HomeRegistrarLost,
+    MessageIgnored,
+    RegistrarAnnounced,
+    RegistrarHuntConfig,
+    ServerHuntStarted,
+    Timer,
+    TimerKey,
+)
 from rserpool.wire import (
     PPID,
     AsapError,
@@ -53,162 +65,30 @@ from rserpool.wire import (
     decode_message_untrusted,
 )
 
+__all__ = [
+    "RESPONSES",
+    "CancelConnect",
+    "ConnectRegistrar",
+    "EndpointAction",
+    "HomeChangeReason",
+    "HomeRegistrar",
+    "HomeRegistrarChanged",
+    "HomeRegistrarLost",
+    "MessageIgnored",
+    "RegistrarAnnounced",
+    "RegistrarClient",
+    "RegistrarHuntConfig",
+    "Request",
+    "ServerHuntStarted",
+    "Timer",
+    "TimerKey",
+]
+
 RESPONSES: tuple[type[AsapMessage], ...] = (
     RegistrationResponse,
     DeregistrationResponse,
     HandleResolutionResponse,
 )
-
-
-class Timer(enum.Enum):
-    """The PE/PU timers, named after RFC 5352 §7.1 where the RFC has a name for them."""
-
-    T1_ENRP_REQUEST = "T1-ENRPrequest"  # response timeout of the oldest outstanding request
-    T4_REREGISTRATION = "T4-reregistration"  # subject: PE id
-    T5_SERVER_HUNT = "T5-serverHunt"  # one hunt round
-    T7_ENRP_OUTDATE = "T7-ENRPoutdate"  # subject: announced registrar address
-    REGISTRAR_CONNECT = "registrar-connect"  # subject: attempt (RSPLIB connect timeout 7.5 s)
-    SESSION_CONNECT = "session-connect"  # subject: connection (RSPLIB 5 s)
-    SESSION_RETRY = "session-retry"  # subject: session (RSPLIB HR retry delay 250 ms)
-
-
-TimerKey: TypeAlias = tuple[Timer, Hashable]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RegistrarHuntConfig:
-    """How a PE or PU finds and talks to its home registrar (RSPLIB's ``-registrar*``).
-
-    The RFC 5352 §7.1 defaults are replaced by RSPLIB's where they differ (notes §4): the
-    request timeout is RSPLIB's 3 s response timeout (it plays T1, T2 and T3).
-    """
-
-    static_registrars: tuple[TransportAddress, ...] = ()  # -registrar=addr:port{,addr}
-    announce_timeout: int = 5000  # T7-ENRPoutdate (-registrarannouncetimeout)
-    connect_timeout: int = 7500  # -registrarconnecttimeout
-    response_timeout: int = 3000  # T1-ENRPrequest (-registrarresponsetimeout)
-    max_request_trials: int = 2  # RFC MAX-REQUEST-RETRANSMIT (RSPLIB: 1)
-    max_simultaneous_connects: int = 3  # SH1 (RSPLIB MAX_SIMULTANEOUS_REQUESTS)
-    server_hunt_timeout: int = 10_000  # T5-serverHunt, initial value
-    server_hunt_max: int = 60_000  # RETRAN-max: T5 doubles up to this
-
-    def __post_init__(self) -> None:
-        for name in (
-            "announce_timeout",
-            "connect_timeout",
-            "response_timeout",
-            "max_request_trials",
-            "max_simultaneous_connects",
-            "server_hunt_timeout",
-            "server_hunt_max",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-
-
-# ------------------------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectRegistrar:
-    """Set up an ASAP association to a registrar (``sctp_connectx`` to all ``to`` addresses).
-
-    Report the outcome with ``registrar_connected(attempt, assoc_id, now)`` or
-    ``registrar_connect_failed(attempt, now)``. The core times the attempt out by itself.
-    """
-
-    attempt: int
-    to: TransportAddress
-
-    def __str__(self) -> str:
-        return f"connect ASAP attempt {self.attempt} to registrar {self.to}"
-
-
-@dataclass(frozen=True, slots=True)
-class CancelConnect:
-    """Give up the connect attempt ``attempt`` (abort it if it is still being set up)."""
-
-    attempt: int
-
-    def __str__(self) -> str:
-        return f"cancel ASAP connect attempt {self.attempt}"
-
-
-EndpointAction: TypeAlias = (
-    Send | Abort | ConnectRegistrar | CancelConnect | SessionSend | ConnectSession | CloseSession
-)
-"""Everything a PE or PU core asks its driver to do (drain with ``outgoing()``)."""
-
-# -------------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class HomeRegistrar:
-    """The home registrar: its association, address (if known) and server id (if known)."""
-
-    assoc_id: AssocId
-    address: TransportAddress | None = None
-    server_id: int | None = None
-
-    def __str__(self) -> str:
-        sid = "?" if self.server_id is None else f"{self.server_id:#010x}"
-        where = "" if self.address is None else f" at {self.address}"
-        return f"registrar {sid}{where} (assoc {self.assoc_id})"
-
-
-class HomeChangeReason(enum.Enum):
-    SERVER_HUNT = "server hunt"
-    TAKEOVER = "Endpoint Keep Alive with H flag"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerHuntStarted(Event):
-    candidates: int
-
-    def __str__(self) -> str:
-        return f"ServerHuntStarted: {self.candidates} candidate registrar(s)"
-
-
-@dataclass(frozen=True, slots=True)
-class HomeRegistrarChanged(Event):
-    home: HomeRegistrar
-    reason: HomeChangeReason
-
-    def __str__(self) -> str:
-        return f"HomeRegistrarChanged: {self.home} ({self.reason.value})"
-
-
-@dataclass(frozen=True, slots=True)
-class HomeRegistrarLost(Event):
-    home: HomeRegistrar
-    reason: str
-
-    def __str__(self) -> str:
-        return f"HomeRegistrarLost: {self.home}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrarAnnounced(Event):
-    """A Server Announce named a registrar that was not in the table."""
-
-    server_id: int
-    address: TransportAddress
-
-    def __str__(self) -> str:
-        return f"RegistrarAnnounced: {self.server_id:#010x} at {self.address}"
-
-
-@dataclass(frozen=True, slots=True)
-class MessageIgnored(Event):
-    """Input that was dropped (``channel``: "registrar", "announce" or "session")."""
-
-    channel: str
-    assoc_id: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = "" if self.assoc_id is None else f" assoc {self.assoc_id}"
-        return f"MessageIgnored: {self.channel}{where}: {self.reason}"
 
 
 # ------------------------------------------------------------------------------ requests
