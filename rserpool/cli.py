@@ -1,12 +1,23 @@
-"""The ``rserpool`` command: one entry point, a subcommand per role or tool."""
+"""The ``rserpool`` command: one entry point, a subcommand per role or tool.
+
+* ``rserpool registrar``: a registrar (ENRP server), :mod:`rserpool.cli_registrar`;
+* ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli_hsdump`.
+
+RSPLIB's single-dash ``-name=value`` options are translated before argparse sees them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from rserpool import __version__
+from rserpool import __version__, cli_hsdump, cli_registrar
+
+TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
+    "registrar": cli_registrar.translate,
+    "hsdump": cli_hsdump.translate,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,17 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"rserpool {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    cli_registrar.add_parser(subparsers)
+    cli_hsdump.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in TRANSLATORS:
+        rest, notes = TRANSLATORS[args_list[0]](args_list[1:])
+        args_list = [args_list[0], *rest]
+        for note in notes:
+            print(note, file=sys.stderr)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0  # pragma: no cover - every subcommand returns on its own
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,125 @@
+"""Command-line helpers shared by the subcommands: endpoints, identifiers, RSPLIB spellings.
+
+RSPLIB's programs take single-dash ``-name=value`` options; ours are ``--name value``.
+:func:`translate_rsplib` rewrites the former into the latter before argparse sees them, so
+that scripts written for ``rspregistrar`` run unchanged against ``rserpool registrar``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from collections.abc import Mapping, Sequence
+
+from rserpool.proto.common import IPAddress
+
+#: RSPLIB options that only concern RSPLIB's own logging, statistics or daemon mode:
+#: accepted (so that scripts run) and reported as ignored.
+IGNORED_PREFIXES = (
+    "-log",
+    "-cspserver",
+    "-cspinterval",
+    "-statsfile",
+    "-statsinterval",
+    "-actionlogfile",
+    "-object",
+    "-scalar",
+    "-daemonpidfile",
+    "-quiet",
+    "-disable-ipv6",
+    "-autoclosetimeout",
+    "-distancestep",
+    "-uptime",
+    "-downtime",
+)
+
+
+def translate_rsplib(
+    argv: Sequence[str], names: Mapping[str, str], flags: Mapping[str, str] = {}
+) -> tuple[list[str], list[str]]:
+    """``-name=value`` → ``--option value`` for the names in ``names`` (RSPLIB name →
+    our option), ``-name`` → ``--option`` for ``flags``; RSPLIB-only options are dropped.
+
+    Returns the new argument list and notes about what was dropped.
+    """
+    result: list[str] = []
+    notes: list[str] = []
+    for arg in argv:
+        if arg.startswith("--") or not arg.startswith("-") or len(arg) < 3:
+            result.append(arg)
+            continue
+        name, eq, value = arg[1:].partition("=")
+        key = name.lower()
+        if eq and key in names:
+            result += [names[key], value]
+        elif not eq and key in flags:
+            result.append(flags[key])
+        elif arg.lower().startswith(IGNORED_PREFIXES):
+            notes.append(f"note: RSPLIB option {arg} has no effect here (ignored)")
+        else:
+            result.append(arg)
+    return result, notes
+
+
+def parse_ip(text: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+
+
+def split_host_port(text: str, default_port: int | None) -> tuple[str, int | None]:
+    """``1.2.3.4:99``, ``[2001:db8::1]:99``, ``1.2.3.4`` or ``2001:db8::1``."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, ""
+    if not port:
+        return host, default_port
+    if not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"bad port in {text!r}")
+    return host, int(port)
+
+
+def parse_endpoint(text: str, default_port: int) -> tuple[tuple[IPAddress, ...], int]:
+    """RSPLIB's multi-homed spelling ``addr:port{,addr}``; ``auto`` = every address, a port
+    chosen by the kernel (as ``rspregistrar -asap=auto``); ``0.0.0.0``/``::`` = every
+    address."""
+    if text == "auto":
+        return (), 0
+    first, *rest = text.split(",")
+    host, port = split_host_port(first, default_port)
+    addresses = [parse_ip(host), *(parse_ip(a) for a in rest)]
+    if any(a.is_unspecified for a in addresses):
+        addresses = []
+    return tuple(addresses), default_port if port is None else port
+
+
+def parse_identifier(text: str) -> int:
+    """``0x1234``, ``$1234`` (RSPLIB prints ids so) or decimal."""
+    try:
+        if text.lower().startswith(("0x", "$")):
+            value = int(text.lstrip("$").lower().removeprefix("0x"), 16)
+        else:
+            value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an identifier: {text!r}") from None
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"identifier out of range: {text!r}")
+    return value
+
+
+def parse_group(text: str, default: tuple[str, int]) -> tuple[str, int] | None:
+    """``auto`` → ``default``; ``off`` → None; ``ADDR[:PORT]``."""
+    if text == "auto":
+        return default
+    if text == "off":
+        return None
+    host, port = split_host_port(text, default[1])
+    address = parse_ip(host)
+    if not address.is_multicast:
+        raise argparse.ArgumentTypeError(f"not a multicast address: {text!r}")
+    return str(address), default[1] if port is None else port

@@ -1,0 +1,402 @@
+"""The registrar's Trio driver: :class:`~rserpool.proto.registrar.RegistrarCore` on real sockets.
+
+    async with trio.open_nursery() as nursery:
+        registrar = await nursery.start(serve_registrar, host, RegistrarConfig(...))
+        ...                                   # registrar.core.handlespace, .statistics
+        nursery.cancel_scope.cancel()         # clean shutdown: every socket is closed
+
+What the driver owns (the core owns everything else, error replies included):
+
+* an ASAP and an ENRP **one-to-many SCTP endpoint**, each bound to every configured address
+  (multi-homed; the host's addresses when none are configured). The core is told the addresses
+  it may advertise: the endpoints' local addresses of at least the minimum address scope;
+* a **UDP socket bound to the ASAP port** that sends Server Announces to 239.0.0.50:3863
+  (RSPLIB PEs and PUs take the registrar's ASAP port from the source port);
+* a **UDP socket joined to 239.0.0.51:9901** that sends and receives ENRP Presence;
+* one receive task per socket, a timer task, and an :class:`AssociationTable` per endpoint
+  that maps ``Send(to=...)`` onto an existing association or a new ``connect``.
+
+Every input is followed by a flush: the core's events are logged and its actions performed in
+order under a lock. Time is ``int(trio.current_time() * 1000)`` milliseconds, never decreasing.
+A message that cannot be sent is dropped (the protocol's timers deal with it); an exception
+inside the core while it handles input is logged and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field, replace
+
+import trio
+from trio_typing import TaskStatus
+
+from rserpool.drivers.associations import AssociationTable, parse_ip, transport_of
+from rserpool.drivers.eventlog import event_level, event_text, ident
+from rserpool.proto.common import (
+    Abort,
+    Action,
+    Endpoint,
+    IPAddress,
+    Multicast,
+    Send,
+    TransportAddress,
+)
+from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
+from rserpool.scope import AddressScope, address_scope
+from rserpool.transport import (
+    ASAP_ANNOUNCE_GROUP,
+    ENDING_EVENTS,
+    ENRP_ANNOUNCE_GROUP,
+    Address,
+    CommUp,
+    Host,
+    PeerAddressChange,
+    PeerShutdown,
+    Restart,
+    SctpEndpoint,
+    SctpMessage,
+    SendFailed,
+    TransportError,
+    UdpSocket,
+)
+
+log = logging.getLogger("rserpool.registrar")
+
+
+@dataclass
+class RegistrarStatistics:
+    """Counters for tests and the curious (``Registrar.statistics``)."""
+
+    received: Counter[str] = field(default_factory=Counter)  # "ASAP", "ENRP", "ENRP multicast"
+    sent: Counter[str] = field(default_factory=Counter)  # "ASAP", "ENRP"
+    multicasts: Counter[str] = field(default_factory=Counter)  # announces/Presences sent
+    multicast_failures: int = 0
+    connects: int = 0  # associations we started for Send(to=...)
+    sends_dropped: int = 0  # the association was gone or the send failed
+    aborts: int = 0
+    associations_up: Counter[str] = field(default_factory=Counter)
+    associations_lost: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)  # by event class name
+    internal_errors: int = 0  # exceptions inside the core (a bug; logged with traceback)
+
+
+@dataclass
+class _Socket:
+    """One endpoint with the bookkeeping the driver keeps for it."""
+
+    kind: Endpoint
+    sctp: SctpEndpoint
+    table: AssociationTable = field(default_factory=AssociationTable)
+
+
+def advertised(addresses: Sequence[Address], min_scope: AddressScope) -> tuple[IPAddress, ...]:
+    """The local addresses the registrar may put into a transport parameter."""
+    found: list[IPAddress] = []
+    for host, _port in addresses:
+        ip = parse_ip(host)
+        if ip is None or ip in found:
+            continue
+        scope = address_scope(ip)
+        if scope >= min_scope and scope > AddressScope.UNSPECIFIED:
+            found.append(ip)
+    return tuple(found)
+
+
+class Registrar:
+    """A running registrar: the core plus its sockets. Made by :func:`serve_registrar`."""
+
+    def __init__(
+        self,
+        host: Host,
+        config: RegistrarConfig,
+        *,
+        rng: random.Random | None = None,
+        asap_announce_group: Address = ASAP_ANNOUNCE_GROUP,
+        enrp_announce_group: Address = ENRP_ANNOUNCE_GROUP,
+    ) -> None:
+        self.host = host
+        self.requested_config = config
+        self.rng = rng or random.Random()
+        self.asap_announce_group = asap_announce_group
+        self.enrp_announce_group = enrp_announce_group
+        self.statistics = RegistrarStatistics()
+        self._core: RegistrarCore | None = None
+        self._sockets: dict[Endpoint, _Socket] = {}
+        self._udp: dict[Endpoint, UdpSocket] = {}
+        self._lock = trio.Lock()
+        self._last_now = -1
+        self._armed: int | None = None
+        self._wake = trio.Event()
+        self._warned: set[Endpoint] = set()
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def core(self) -> RegistrarCore:
+        if self._core is None:
+            raise RuntimeError("the registrar is not running yet")
+        return self._core
+
+    @property
+    def server_id(self) -> int:
+        return self.core.server_id
+
+    @property
+    def config(self) -> RegistrarConfig:
+        """The configuration in effect (real ports and advertised addresses filled in)."""
+        return self.core.config
+
+    @property
+    def asap_address(self) -> TransportAddress:
+        return TransportAddress(self.config.asap_addresses, self.config.asap_port)
+
+    @property
+    def enrp_address(self) -> TransportAddress:
+        return TransportAddress(self.config.enrp_addresses, self.config.enrp_port)
+
+    def associations(self, endpoint: Endpoint) -> int:
+        """How many associations the endpoint has (up or starting)."""
+        return len(self._sockets[endpoint].table)
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, task_status: TaskStatus[Registrar] = trio.TASK_STATUS_IGNORED) -> None:
+        config = self.requested_config
+        async with AsyncExitStack() as stack:
+            asap = await self._endpoint(config.asap_addresses, config.asap_port)
+            stack.push_async_callback(_close, asap)
+            enrp = await self._endpoint(config.enrp_addresses, config.enrp_port)
+            stack.push_async_callback(_close, enrp)
+            self._sockets = {Endpoint.ASAP: _Socket(Endpoint.ASAP, asap)}
+            self._sockets[Endpoint.ENRP] = _Socket(Endpoint.ENRP, enrp)
+            if config.asap_announce:  # the announce leaves from the ASAP port (RSPLIB)
+                self._udp[Endpoint.ASAP] = await self.host.udp_socket(asap.port)
+                stack.push_async_callback(_close, self._udp[Endpoint.ASAP])
+            if config.enrp_announce:
+                group, port = self.enrp_announce_group
+                self._udp[Endpoint.ENRP] = await self.host.udp_socket(port, group=group)
+                stack.push_async_callback(_close, self._udp[Endpoint.ENRP])
+            effective = replace(
+                config,
+                asap_addresses=advertised(asap.local_addresses(), config.min_address_scope),
+                asap_port=asap.port,
+                enrp_addresses=advertised(enrp.local_addresses(), config.min_address_scope),
+                enrp_port=enrp.port,
+            )
+            self._core = RegistrarCore(effective, self.rng, self._now())
+            log.info(
+                "Registrar %s: ASAP at %s, ENRP at %s",
+                ident(self.server_id),
+                self.asap_address,
+                self.enrp_address,
+            )
+            async with trio.open_nursery() as nursery:
+                for sock in self._sockets.values():
+                    nursery.start_soon(self._sctp_loop, sock)
+                for kind, udp in self._udp.items():
+                    nursery.start_soon(self._udp_loop, kind, udp)
+                await self._flush()  # the core's startup Presences
+                nursery.start_soon(self._timer_loop)
+                task_status.started(self)
+
+    async def _endpoint(self, addresses: tuple[IPAddress, ...], port: int) -> SctpEndpoint:
+        bind = [str(a) for a in addresses] or None
+        return await self.host.sctp_endpoint(port, bind)
+
+    def _now(self) -> int:
+        now = max(self._last_now, int(trio.current_time() * 1000))
+        self._last_now = now
+        return now
+
+    # ------------------------------------------------------------------ input
+
+    async def _sctp_loop(self, sock: _Socket) -> None:
+        kind, table = sock.kind, sock.table
+        while True:
+            try:
+                item = await sock.sctp.receive()
+            except trio.ClosedResourceError:  # closed under us (a simulated crash)
+                return
+            now = self._now()
+            if isinstance(item, SctpMessage):
+                self.statistics.received[kind.value] += 1
+                peer = self._peer_of(sock, item)
+                self._guarded(
+                    self.core.receive, kind, item.assoc_id, item.ppid, item.data, peer, now
+                )
+            elif isinstance(item, CommUp):
+                self.statistics.associations_up[kind.value] += 1
+                self._refresh_peer(sock, item.assoc_id)
+            elif isinstance(item, PeerAddressChange):
+                if item.assoc_id in table:
+                    self._refresh_peer(sock, item.assoc_id)
+            elif isinstance(item, (*ENDING_EVENTS, PeerShutdown, Restart)):
+                # RSPLIB treats SHUTDOWN_EVENT like COMM_LOST; after a RESTART the peer is a
+                # new incarnation whose old registrations are void.
+                self.statistics.associations_lost[kind.value] += 1
+                table.lost(item.assoc_id)
+                self._guarded(self.core.association_lost, kind, item.assoc_id, now)
+                if isinstance(item, Restart):
+                    self._refresh_peer(sock, item.assoc_id)
+            elif isinstance(item, SendFailed):
+                log.debug("%s assoc %d: send failed (error %d)", kind.value, item.assoc_id,
+                          item.error)  # fmt: skip
+            await self._flush()
+
+    async def _udp_loop(self, kind: Endpoint, udp: UdpSocket) -> None:
+        while True:
+            try:
+                datagram = await udp.receive()
+            except trio.ClosedResourceError:
+                return
+            source = parse_ip(datagram.source[0])
+            if source is None:
+                continue
+            self.statistics.received[f"{kind.value} multicast"] += 1
+            now = self._now()
+            self._guarded(
+                self.core.receive_multicast, kind, datagram.data, (source, datagram.source[1]), now
+            )
+            await self._flush()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.core.next_deadline()
+            self._armed = deadline
+            self._wake = trio.Event()
+            when = math.inf if deadline is None else deadline / 1000
+            with trio.move_on_at(when) as scope:
+                await self._wake.wait()
+            if scope.cancelled_caught and deadline is not None:
+                self._last_now = max(self._last_now, deadline)  # float rounding
+            now = self._now()
+            due = self.core.next_deadline()
+            if due is not None and due <= now:
+                self._guarded(self.core.handle_timers, now)
+                await self._flush()
+
+    def _guarded(self, call: Callable[..., None], *args: object) -> None:
+        """Run a core method; a core exception is a bug: log it and carry on."""
+        try:
+            call(*args)
+        except Exception:
+            self.statistics.internal_errors += 1
+            log.exception("registrar core failed on input")
+
+    def _peer_of(self, sock: _Socket, message: SctpMessage) -> TransportAddress:
+        peer = sock.table.peer(message.assoc_id)
+        if peer is None or sock.table.is_starting(message.assoc_id):
+            peer = self._refresh_peer(sock, message.assoc_id)
+        if peer is None and message.source is not None:
+            peer = transport_of([message.source])
+        return peer or TransportAddress((), 0)
+
+    def _refresh_peer(self, sock: _Socket, assoc_id: int) -> TransportAddress | None:
+        try:
+            peer = transport_of(sock.sctp.peer_addresses(assoc_id))
+        except (OSError, TransportError):
+            peer = None
+        if peer is not None:
+            sock.table.set_peer(assoc_id, peer)
+        return peer
+
+    # ------------------------------------------------------------------ output
+
+    async def _flush(self) -> None:
+        async with self._lock:
+            while True:
+                for event in self.core.events():
+                    self.statistics.events[type(event).__name__] += 1
+                    log.log(event_level(event), "%s", event_text(event))
+                actions = self.core.outgoing()
+                if not actions:
+                    break
+                for action in actions:
+                    await self._perform(action)
+        deadline = self.core.next_deadline()
+        if deadline != self._armed:
+            self._wake.set()
+
+    async def _perform(self, action: Action) -> None:
+        log.debug("%s", action)
+        if isinstance(action, Send):
+            await self._send(action)
+        elif isinstance(action, Abort):
+            sock = self._sockets[action.endpoint]
+            sock.table.lost(action.assoc_id)
+            self.statistics.aborts += 1
+            with suppress(TransportError, trio.BrokenResourceError, OSError):  # already gone
+                await sock.sctp.abort(action.assoc_id)
+        elif isinstance(action, Multicast):
+            await self._multicast(action)
+
+    async def _send(self, send: Send) -> None:
+        sock = self._sockets[send.endpoint]
+        assoc_id = send.assoc_id
+        try:
+            data = send.encode()
+            if assoc_id is None:
+                if send.to is None or not send.to.addresses:
+                    self.statistics.sends_dropped += 1
+                    return
+                assoc_id = sock.table.find(send.to)
+                if assoc_id is None:
+                    remote = [(str(a), send.to.port) for a in send.to.addresses]
+                    assoc_id = await sock.sctp.connect(remote)
+                    sock.table.starting(assoc_id, send.to)
+                    self.statistics.connects += 1
+            await sock.sctp.send(assoc_id, data, send.ppid)
+            self.statistics.sent[send.endpoint.value] += 1
+        except (TransportError, trio.BrokenResourceError, OSError) as exc:
+            self.statistics.sends_dropped += 1
+            log.debug("dropped %s: %s", send, exc)
+
+    async def _multicast(self, multicast: Multicast) -> None:
+        udp = self._udp.get(multicast.endpoint)
+        if udp is None:
+            return
+        group = (
+            self.asap_announce_group
+            if multicast.endpoint is Endpoint.ASAP
+            else self.enrp_announce_group
+        )
+        try:
+            await udp.send(multicast.encode(), group)
+            self.statistics.multicasts[multicast.endpoint.value] += 1
+        except (TransportError, OSError) as exc:
+            self.statistics.multicast_failures += 1
+            level = logging.DEBUG if multicast.endpoint in self._warned else logging.WARNING
+            self._warned.add(multicast.endpoint)
+            log.log(level, "sending %s to %s:%d failed: %s", multicast.message.summary(),
+                    *group, exc)  # fmt: skip
+
+
+async def _close(sock: SctpEndpoint | UdpSocket) -> None:
+    with trio.CancelScope(shield=True), suppress(TransportError, OSError):
+        await sock.aclose()
+
+
+async def serve_registrar(
+    host: Host,
+    config: RegistrarConfig,
+    *,
+    rng: random.Random | None = None,
+    asap_announce_group: Address = ASAP_ANNOUNCE_GROUP,
+    enrp_announce_group: Address = ENRP_ANNOUNCE_GROUP,
+    task_status: TaskStatus[Registrar] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a registrar on ``host`` until cancelled; ``nursery.start`` returns its
+    :class:`Registrar` once the sockets are bound and the startup Presences are out."""
+    registrar = Registrar(
+        host,
+        config,
+        rng=rng,
+        asap_announce_group=asap_announce_group,
+        enrp_announce_group=enrp_announce_group,
+    )
+    await registrar.run(task_status=task_status)
