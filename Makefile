@@ -2,10 +2,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test test-host test-kernel check format clean
+.PHONY: setup test test-host test-kernel check format clean demo
 
 setup:
 	@VENV=$(VENV) interop/setup.sh
+
+# A registrar, three echo PEs and a PU; one PE dies; the failover and an explained trace.
+demo: setup
+	$(PY) -m interop.demo
 
 # Everything: host tests here, kernel tests natively or in one guest boot (docs/testing.md).
 test: setup

@@ -1,7 +1,8 @@
 """The ``rserpool`` command: one entry point, a subcommand per role or tool.
 
 * ``rserpool registrar``: a registrar (ENRP server), :mod:`rserpool.cli_registrar`;
-* ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli_hsdump`.
+* ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli_hsdump`;
+* ``rserpool server|terminal|pingpong``: a pool element, two pool users, :mod:`rserpool.cli_roles`.
 
 RSPLIB's single-dash ``-name=value`` options are translated before argparse sees them.
 """
@@ -12,11 +13,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rserpool import __version__, cli_hsdump, cli_registrar
+from rserpool import __version__, cli_hsdump, cli_registrar, cli_roles
 
 TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
     "registrar": cli_registrar.translate,
     "hsdump": cli_hsdump.translate,
+    **cli_roles.translators(),  # server, terminal, pingpong
 }
 
 
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     cli_registrar.add_parser(subparsers)
     cli_hsdump.add_parser(subparsers)
+    cli_roles.register_subcommands(subparsers)
     return parser
 
 

@@ -326,9 +326,21 @@ class MemoryAssociation(SctpSocket):
 class MemoryListener(SctpSocket):
     accepts = True
 
+    def __init__(self, host: MemoryHost, port: int, local: list[str], settings: Settings) -> None:
+        super().__init__(host, port, local, settings)
+        # associations handed out by accept(): a crash of the host takes them down too
+        self.accepted: list[MemoryAssociation] = []
+
     def _owner_for_new(self) -> SctpSocket:
         owner = MemoryAssociation(self.host, self.port, self.local, self.settings)
+        self.accepted = [a for a in self.accepted if not a.inbox.closed]
+        self.accepted.append(owner)
         return owner
+
+    def crash(self) -> None:
+        for owner in self.accepted:
+            owner.crash()
+        super().crash()
 
     def _announce(self, owner: SctpSocket, side: Side, up: Received) -> None:
         assert isinstance(owner, MemoryAssociation)

@@ -1,0 +1,281 @@
+"""``make demo``: a registrar, three echo pool elements and a pool user; one PE dies; watch the
+failover; then read the messages they exchanged, decoded and explained.
+
+    python -m interop.demo            # natively if this machine has kernel SCTP and we are root,
+                                      # otherwise inside the test guest (one boot)
+    python -m interop.demo --inside   # the demo itself (needs root and kernel SCTP)
+
+Everything is ours: ``rserpool registrar``, ``rserpool server --echo`` (×3) and
+``rserpool terminal``. Two network namespaces joined by a veth link: ``pr`` runs the registrar,
+``cl`` the pool elements and the pool user; tshark captures in ``cl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import sys
+import time
+from pathlib import Path
+
+from interop.capabilities import Capabilities
+from interop.capture import Capture, CapturedMessage
+from interop.guest import REPO, Guest, GuestConfig
+from interop.processes import Process
+from interop.topology import Host, Topology
+from rserpool.wire import (
+    AsapError,
+    BusinessCard,
+    Cookie,
+    CookieEcho,
+    DecodeError,
+    Deregistration,
+    DeregistrationResponse,
+    EndpointKeepAlive,
+    EndpointKeepAliveAck,
+    EndpointUnreachable,
+    HandleResolution,
+    HandleResolutionResponse,
+    Message,
+    Registration,
+    RegistrationResponse,
+    ServerAnnounce,
+    decode_message_untrusted,
+)
+from rserpool.wire.text import cause_text, handle_text, policy_text
+
+OUT = Path(os.environ.get("RSERPOOL_DEMO_OUT", REPO / "build" / "demo"))
+PE_IDS = (0x2001, 0x2002, 0x2003)
+SLOW = 180.0  # s: Python starts slowly under QEMU TCG
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def step(title: str) -> None:
+    say()
+    say(f"== {title}")
+
+
+def ident(value: int) -> str:
+    return f"${value:08x}"
+
+
+# ------------------------------------------------------------------------------- the trace
+
+
+def explain(message: Message) -> str:
+    """One sentence on what ``message`` means in the conversation."""
+    if isinstance(message, Registration):
+        pe = message.pool_element
+        user = pe.user_transport
+        where = ",".join(str(a) for a in getattr(user, "addresses", ()))
+        return (
+            f"PE {ident(pe.pe_id)} registers in {handle_text(message.pool_handle)} at the "
+            f"registrar: reach me at {where}:{getattr(user, 'port', '?')}, policy "
+            f"{policy_text(pe.policy)}, registration life {pe.registration_life} ms"
+        )
+    if isinstance(message, RegistrationResponse):
+        if message.reject:
+            cause = cause_text(message.error.code) if message.error else "no reason"
+            return f"the registrar rejects PE {ident(message.pe_id)}: {cause}"
+        return (
+            f"the registrar accepts PE {ident(message.pe_id)} into "
+            f"{handle_text(message.pool_handle)} (and tells its peers over ENRP)"
+        )
+    if isinstance(message, Deregistration):
+        return f"PE {ident(message.pe_id)} leaves {handle_text(message.pool_handle)}"
+    if isinstance(message, DeregistrationResponse):
+        return f"the registrar confirms that PE {ident(message.pe_id)} is gone"
+    if isinstance(message, EndpointKeepAlive):
+        who = "" if message.pe_id is None else f" PE {ident(message.pe_id)}"
+        h = " with the H bit: I am your home registrar now" if message.home else ""
+        return f"the registrar asks whether{who} is still alive (Endpoint Keep Alive{h})"
+    if isinstance(message, EndpointKeepAliveAck):
+        return f"PE {ident(message.pe_id)} answers: alive (Keep Alive Ack)"
+    if isinstance(message, HandleResolution):
+        items = "" if message.items is None else f", {message.items} item(s) wanted"
+        return (
+            f"a PU asks the registrar which PEs serve {handle_text(message.pool_handle)} "
+            f"(Handle Resolution{items})"
+        )
+    if isinstance(message, HandleResolutionResponse):
+        if message.error is not None:
+            return f"the registrar cannot resolve: {cause_text(message.error.code)}"
+        ids = ", ".join(ident(pe.pe_id) for pe in message.pool_elements)
+        return f"the registrar answers: {handle_text(message.pool_handle)} is served by {ids}"
+    if isinstance(message, EndpointUnreachable):
+        return f"a PU reports PE {ident(message.pe_id)} as unreachable"
+    if isinstance(message, ServerAnnounce):
+        return f"registrar {ident(message.server_id)} announces itself by multicast"
+    if isinstance(message, Cookie):
+        return f"a PE hands the PU a state cookie ({len(message.cookie)} bytes) to keep"
+    if isinstance(message, CookieEcho):
+        return "after the failover, the PU gives the new PE the last cookie back (Cookie Echo)"
+    if isinstance(message, BusinessCard):
+        return "a Business Card: whom to fail over to"
+    if isinstance(message, AsapError):
+        return f"an ASAP Error: {cause_text(message.error.code)}"
+    return f"{message.NAME} (ENRP: registrars keep their handlespaces in step)"
+
+
+def trace_lines(
+    messages: list[CapturedMessage], names: dict[tuple[str, int], str]
+) -> tuple[list[str], dict[str, int]]:
+    """Explained lines; announces, ENRP Presences and Keep Alives (per PE) are only counted
+    after the first."""
+    lines: list[str] = []
+    counted: dict[str, int] = {}
+    seen: set[tuple[tuple[str, int], tuple[str, int], bytes]] = set()
+    asked: dict[tuple[str, int], int] = {}
+    registered: set[int] = set()
+    for m in messages:
+        key = (m.src, m.dst, m.raw)
+        if key in seen and m.name in ("ASAP Server Announce", "ENRP Presence"):
+            counted[m.name] = counted.get(m.name, 0) + 1
+            continue
+        seen.add(key)
+        try:
+            message = decode_message_untrusted(m.ppid, m.raw)
+        except DecodeError as exc:
+            lines.append(f"  #{m.frame}: undecodable {m.name}: {exc.reason}")
+            continue
+        if isinstance(message, EndpointKeepAlive | EndpointKeepAliveAck):
+            kind = f"{m.name} for PE {ident(message.pe_id or 0)}"
+        else:
+            kind = m.name
+        if isinstance(message, ServerAnnounce | EndpointKeepAlive | EndpointKeepAliveAck) or (
+            m.name == "ENRP Presence"
+        ):
+            if kind in counted:
+                counted[kind] += 1
+                continue
+            counted[kind] = 1
+        note = ""
+        if isinstance(message, Registration):
+            pe_id = message.pool_element.pe_id
+            if pe_id in registered:
+                note = " -- again: a re-registration refreshes the entry before its life ends"
+            registered.add(pe_id)
+        if isinstance(message, HandleResolution):
+            asked[m.src] = asked.get(m.src, 0) + 1
+            if asked[m.src] > 1:
+                note = " -- again: its PE failed, so it needs another one (failover)"
+        if isinstance(message, Registration):
+            names.setdefault(m.src, f"PE {ident(message.pool_element.pe_id)}")
+        elif isinstance(message, HandleResolution):
+            names.setdefault(m.src, "pool user")
+        src = names.get(m.src, f"{m.src[0]}:{m.src[1]}")
+        dst = names.get(m.dst, f"{m.dst[0]}:{m.dst[1]}")
+        lines.append(f"  {src:>16} -> {dst:<16} {message.summary()}")
+        lines.append(f"  {'':>16}    {'':<16} = {explain(message)}{note}")
+    return lines, counted
+
+
+# ------------------------------------------------------------------------------- the demo
+
+
+def rserpool(host: Host, name: str, *args: str, stdin: bool = False) -> Process:
+    argv = [sys.executable, "-u", "-m", "rserpool", *args]
+    return Process(host, argv, OUT / f"{name}.log", stdin=stdin, name=name)
+
+
+def run_demo() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with Topology() as topology:
+        pr, cl = topology.add_host("pr"), topology.add_host("cl")
+        link = topology.link(pr, cl)
+        registrar_at = f"{link.a.address}:3863"
+        step("1. A network: host pr (198.51.100.1) runs the registrar; host cl "
+             "(198.51.100.2) runs three pool elements and a pool user")  # fmt: skip
+        capture = Capture(cl, OUT / "demo.pcapng").start()
+        registrar = rserpool(pr, "registrar", "registrar", f"--asap={registrar_at}",
+                             f"--enrp={link.a.address}:9901", "--identifier=0x101")  # fmt: skip
+        registrar.wait_for(r"Registrar \$[0-9a-f]{8} running", timeout=SLOW)
+        say(f"registrar $00000101 is listening for ASAP at {registrar_at}")
+
+        step("2. Three echo servers register in EchoPool (rserpool server --echo)")
+        servers = {}
+        for pe_id in PE_IDS:
+            argv = ["server", "--echo", "--pool-handle=EchoPool", f"--registrar={registrar_at}"]
+            servers[pe_id] = rserpool(cl, f"pe-{pe_id:x}", *argv, f"--identifier={pe_id:#x}")
+        ports: dict[tuple[str, int], str] = {(link.a.address, 3863): "registrar"}
+        for pe_id, server in servers.items():
+            server.wait_for(r"Registration: PE", timeout=SLOW)
+            match = server.wait_for(r"user transport .*:(?P<port>\d+)", timeout=10)
+            ports[(link.b.address, int(match["port"]))] = f"PE {ident(pe_id)}"
+            say(f"PE {ident(pe_id)} registered; pool users reach it on port {match['port']}")
+
+        step("3. A pool user (rserpool terminal) sends a line every half second")
+        terminal = rserpool(cl, "terminal", "terminal", "--pool-handle=EchoPool",
+                            f"--registrar={registrar_at}", stdin=True)  # fmt: skip
+        terminal.wait_for("Pool Handle", timeout=SLOW)
+        shown = 0
+
+        def show_new() -> None:
+            nonlocal shown
+            lines = terminal.output().splitlines()[1:]
+            for line in lines[shown:]:
+                say(f"  terminal| {line}")
+            shown = len(lines)
+
+        serving = 0
+        for n in range(1, 5):
+            terminal.send_line(f"hello #{n}")
+            reply = terminal.wait_for(rf"from PE \$(?P<pe>[0-9a-f]{{8}})> hello #{n}", SLOW)
+            serving = int(reply["pe"], 16)
+            time.sleep(0.5)
+        show_new()
+
+        step(f"4. PE {ident(serving)} is killed (SIGKILL): its kernel aborts the association")
+        servers[serving].kill()
+        for n in range(5, 9):
+            terminal.send_line(f"hello #{n}")
+            time.sleep(0.7)
+        terminal.wait_for(r"FAILOVER complete", timeout=SLOW)
+        terminal.wait_for(r"hello #8", timeout=SLOW)
+        show_new()
+        say("The session went on at another PE of the pool: that is RSerPool's failover.")
+        time.sleep(6)  # a Keep Alive round for the trace
+
+        terminal.stop()
+        for server in servers.values():
+            server.stop()
+        registrar.stop()
+        decoded = capture.stop()
+
+    step("5. What went over the wire (tshark capture, decoded by rserpool.wire)")
+    lines, counted = trace_lines(decoded.messages, ports)
+    for line in lines:
+        say(line)
+    for name, count in counted.items():
+        if count > 1:
+            say(f"  ({name}: {count} in all; only the first is shown)")
+    say(f"\nmalformed: {decoded.malformed}; pcap {OUT / 'demo.pcapng'}, logs in {OUT}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m interop.demo", description=__doc__)
+    parser.add_argument("--inside", action="store_true", help="run the demo right here")
+    args = parser.parse_args(argv)
+    if args.inside:
+        return run_demo()
+    caps = Capabilities.probe()
+    if caps.kernel_sctp and caps.root and caps.tshark:
+        say("This machine has kernel SCTP and we are root: the demo runs right here.")
+        return run_demo()
+    say(f"No kernel SCTP here ({caps}): the demo runs in the test guest (QEMU, ~20 s boot).")
+    OUT.mkdir(parents=True, exist_ok=True)
+    with (OUT.parent / "demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        guest = Guest(OUT, GuestConfig(timeout=900, name="rserpool-demo"))
+        env = {"RSERPOOL_DEMO_OUT": str(OUT)}
+        run = guest.run(f"{sys.executable} -m interop.demo --inside", env, prefix="")
+    return run.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

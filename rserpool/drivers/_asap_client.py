@@ -1,0 +1,450 @@
+"""What the pool element and pool user drivers share: the ASAP side and the session plumbing.
+
+:class:`AsapClientDriver` runs a :class:`~rserpool.proto.registrar_hunt.RegistrarClient` core
+(a :class:`~rserpool.proto.pool_element.PoolElementCore` or a
+:class:`~rserpool.proto.pool_user.PoolUserCore`) on a transport ``Host``:
+
+* one **one-to-many SCTP endpoint** for ASAP (RSPLIB's registrar hunt socket): connects to
+  registrars for :class:`ConnectRegistrar`, and accepts the association a new home registrar
+  opens to send an Endpoint Keep Alive with the H flag after a takeover;
+* optionally a **UDP socket joined to 239.0.0.50:3863** for Server Announces;
+* one receive task per socket, a **timer task** sleeping until ``core.next_deadline()``;
+* **session connections** (:class:`Connection`): one one-to-one association each, with a
+  receive task and a send task fed in order from an outbox, so that a slow peer never blocks
+  the core or another session.
+
+Every input is followed by :meth:`AsapClientDriver.flush`: under one lock, the core's events are
+dispatched (:meth:`AsapClientDriver.dispatch`, then a bounded public channel; when it is full,
+events are counted as dropped, never waited for) and its actions performed in order. Time is
+``int(trio.current_time() * 1000)`` ms, never decreasing. An exception inside the core is logged
+and counted, never fatal; bad bytes from the network are the core's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+import trio
+
+from rserpool.drivers._support import Mailbox, Throttle
+from rserpool.drivers.associations import parse_ip, transport_of
+from rserpool.proto.common import Abort, Event, Send, TransportAddress
+from rserpool.proto.registrar_hunt import (
+    CancelConnect,
+    ConnectRegistrar,
+    EndpointAction,
+    RegistrarClient,
+)
+from rserpool.proto.session import CloseSession, ConnectSession, SessionSend
+from rserpool.transport import (
+    ASAP_ANNOUNCE_GROUP,
+    ENDING_EVENTS,
+    Address,
+    AssociationParams,
+    CannotConnect,
+    CantStartAssociation,
+    CommUp,
+    Host,
+    PeerAddressChange,
+    PeerShutdown,
+    Restart,
+    SctpAssociation,
+    SctpEndpoint,
+    SctpMessage,
+    TransportError,
+    UdpSocket,
+)
+
+GONE = (TransportError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+"""What a send or receive on an association that is gone may raise."""
+
+
+def registrar_addresses(
+    registrars: Sequence[TransportAddress | str],
+) -> tuple[TransportAddress, ...]:
+    """Static registrars as RSPLIB's ``-registrar=ADDR:PORT{,ADDR}`` spells them (the port is
+    required, as in RSPLIB), or as :class:`TransportAddress` already."""
+    result: list[TransportAddress] = []
+    for item in registrars:
+        if isinstance(item, TransportAddress):
+            result.append(item)
+            continue
+        first, *rest = item.split(",")
+        host, sep, port = first.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) <= 0xFFFF:
+            raise ValueError(f"registrar {item!r}: ADDR:PORT{{,ADDR}} with a port 1..65535")
+        ips = [parse_ip(a.strip("[]")) for a in (host, *rest)]
+        if any(ip is None for ip in ips):
+            raise ValueError(f"registrar {item!r}: not an IP address")
+        result.append(TransportAddress(tuple(ip for ip in ips if ip is not None), int(port)))
+    return tuple(result)
+
+
+class SessionGone(trio.BrokenResourceError):
+    """The session is closed (by either side) and cannot carry data any more."""
+
+
+@dataclass(eq=False)
+class Connection:
+    """One session association and its tasks' state (the core's ``connection`` number)."""
+
+    number: int
+    assoc: SctpAssociation | None = None
+    outbox: Mailbox[SessionSend | CloseSession] = field(default_factory=Mailbox)
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    abort: bool = False  # ABORT (not SHUTDOWN) when the connection is torn down
+    peer: TransportAddress | None = None
+
+
+class AsapClientDriver:
+    """The common driver of a PE or PU core (see the module docstring). Subclasses add the
+    session side (:meth:`connect_session`, :meth:`dispatch`)."""
+
+    #: session messages queued for sending before a sender waits (backpressure)
+    OUTBOX_LIMIT = 64
+
+    def __init__(
+        self,
+        host: Host,
+        core: RegistrarClient,
+        *,
+        log: logging.Logger,
+        addresses: Sequence[str] | None = None,
+        announces: bool = True,
+        announce_group: Address = ASAP_ANNOUNCE_GROUP,
+        session_params: AssociationParams | None = None,
+        event_buffer: int = 256,
+    ) -> None:
+        self.host = host
+        self.core = core
+        self.log = log
+        self.addresses = list(addresses) if addresses else None
+        self.announces = announces
+        self.announce_group = announce_group
+        self.session_params = session_params
+        self.events_dropped = 0
+        self.internal_errors = 0
+        self.connections: dict[int, Connection] = {}
+        send, self.events = trio.open_memory_channel[Event](event_buffer)
+        self._event_send = send
+        self._lock = trio.Lock()
+        self._last_now = -1
+        self._armed: int | None = None
+        self._wake = trio.Event()
+        self._asap: SctpEndpoint | None = None
+        self._udp: UdpSocket | None = None
+        self._attempt_assoc: dict[int, int] = {}  # registrar connect attempt -> assoc id
+        self._assoc_attempt: dict[int, int] = {}
+        self._up_early: set[int] = set()  # CommUp seen before connect() returned the id
+        self._peers: dict[int, TransportAddress] = {}
+        self._nursery: trio.Nursery | None = None
+        self._connections_changed = trio.Event()
+
+    # ------------------------------------------------------------------ running
+
+    def now(self) -> int:
+        now = max(self._last_now, int(trio.current_time() * 1000))
+        self._last_now = now
+        return now
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        assert self._nursery is not None, "not started"
+        return self._nursery
+
+    @property
+    def asap_endpoint(self) -> SctpEndpoint:
+        assert self._asap is not None, "not started"
+        return self._asap
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        """Open the ASAP endpoint and the announce socket; start the tasks."""
+        self._nursery = nursery
+        self._asap = await self.host.sctp_endpoint(0, self.addresses)
+        if self.announces:
+            group, port = self.announce_group
+            try:
+                self._udp = await self.host.udp_socket(port, group=group)
+            except (TransportError, OSError) as exc:  # RSPLIB warns and carries on
+                group_text = "{}:{}".format(*self.announce_group)
+                self.log.warning("no Server Announces from %s: %s", group_text, exc)
+        nursery.start_soon(self._asap_loop, self._asap)
+        if self._udp is not None:
+            nursery.start_soon(self._announce_loop, self._udp)
+        nursery.start_soon(self._timer_loop)
+
+    async def wait_connections_closed(self) -> None:
+        """Until every session connection has ended."""
+        while self.connections:
+            await self._connections_changed.wait()
+
+    async def close_sockets(self) -> None:
+        """Close the ASAP endpoint and the announce socket (shielded; errors ignored)."""
+        with trio.CancelScope(shield=True):
+            for sock in (self._asap, self._udp):
+                if sock is not None:
+                    with suppress(*GONE):
+                        await sock.aclose()
+
+    def guarded(self, call: Callable[..., None], *args: object) -> None:
+        """Run a core method; an exception there is a bug: log it and carry on."""
+        try:
+            call(*args)
+        except Exception:
+            self.internal_errors += 1
+            self.log.exception("core failed on input")
+
+    # ------------------------------------------------------------------ ASAP input
+
+    async def _asap_loop(self, endpoint: SctpEndpoint) -> None:
+        core = self.core
+        while True:
+            try:
+                item = await endpoint.receive()
+            except (trio.ClosedResourceError, TransportError):
+                return
+            now = self.now()
+            if isinstance(item, SctpMessage):
+                peer = self._peers.get(item.assoc_id) or self._refresh_peer(item.assoc_id)
+                self.guarded(core.receive_registrar, item.assoc_id, item.ppid, item.data, now, peer)
+            elif isinstance(item, CommUp):
+                peer = self._refresh_peer(item.assoc_id)
+                attempt = self._assoc_attempt.pop(item.assoc_id, None)
+                if attempt is not None:
+                    self._attempt_assoc.pop(attempt, None)
+                    self.guarded(core.registrar_connected, attempt, item.assoc_id, now, peer)
+                else:  # ours before connect() returned, or a registrar connecting to us
+                    self._up_early.add(item.assoc_id)
+            elif isinstance(item, PeerAddressChange):
+                self._refresh_peer(item.assoc_id)
+            elif isinstance(item, (*ENDING_EVENTS, PeerShutdown, Restart)):
+                self._peers.pop(item.assoc_id, None)
+                self._up_early.discard(item.assoc_id)
+                attempt = self._assoc_attempt.pop(item.assoc_id, None)
+                if attempt is not None:
+                    self._attempt_assoc.pop(attempt, None)
+                    self.guarded(core.registrar_connect_failed, attempt, now)
+                elif not isinstance(item, CantStartAssociation):
+                    self.guarded(core.registrar_lost, item.assoc_id, now)
+            await self.flush()
+
+    def _refresh_peer(self, assoc_id: int) -> TransportAddress | None:
+        try:
+            peer = transport_of(self.asap_endpoint.peer_addresses(assoc_id))
+        except (OSError, TransportError):
+            peer = None
+        if peer is not None:
+            self._peers[assoc_id] = peer
+        return peer
+
+    async def _announce_loop(self, udp: UdpSocket) -> None:
+        while True:
+            try:
+                datagram = await udp.receive()
+            except (trio.ClosedResourceError, TransportError):
+                return
+            source = parse_ip(datagram.source[0])
+            if source is None:
+                continue
+            self.guarded(
+                self.core.receive_announce, datagram.data, (source, datagram.source[1]), self.now()
+            )
+            await self.flush()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.core.next_deadline()
+            self._armed = deadline
+            self._wake = trio.Event()
+            when = math.inf if deadline is None else deadline / 1000
+            with trio.move_on_at(when) as scope:
+                await self._wake.wait()
+            if scope.cancelled_caught and deadline is not None:
+                self._last_now = max(self._last_now, deadline)  # float rounding
+            now = self.now()
+            due = self.core.next_deadline()
+            if due is not None and due <= now:
+                self.guarded(self.core.handle_timers, now)
+                await self.flush()
+
+    # ------------------------------------------------------------------ output
+
+    async def flush(self) -> None:
+        """Dispatch the core's events and perform its actions, until both are drained."""
+        async with self._lock:
+            while True:
+                for event in self.core.events():
+                    self._publish(event)
+                actions = self.core.outgoing()
+                if not actions:
+                    break
+                for action in actions:
+                    await self._perform(action)
+        if self.core.next_deadline() != self._armed:
+            self._wake.set()
+
+    def _publish(self, event: Event) -> None:
+        self.log.debug("%s", event)
+        try:
+            self.dispatch(event)
+        except Exception:
+            self.internal_errors += 1
+            self.log.exception("dispatching %s failed", event)
+        try:
+            self._event_send.send_nowait(event)
+        except trio.WouldBlock:
+            self.events_dropped += 1
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    def dispatch(self, event: Event) -> None:
+        """Route an event to whoever waits for it (subclasses); never blocks."""
+
+    async def _perform(self, action: EndpointAction) -> None:
+        self.log.debug("%s", action)
+        if isinstance(action, Send):
+            assert action.assoc_id is not None
+            try:
+                await self.asap_endpoint.send(action.assoc_id, action.encode(), action.ppid)
+            except GONE as exc:
+                self.log.debug("dropped %s: %s", action, exc)
+                self.guarded(self.core.registrar_lost, action.assoc_id, self.now())
+        elif isinstance(action, Abort):
+            self._peers.pop(action.assoc_id, None)
+            with suppress(*GONE):
+                await self.asap_endpoint.abort(action.assoc_id)
+        elif isinstance(action, ConnectRegistrar):
+            await self._connect_registrar(action)
+        elif isinstance(action, CancelConnect):
+            assoc_id = self._attempt_assoc.pop(action.attempt, None)
+            if assoc_id is not None:
+                self._assoc_attempt.pop(assoc_id, None)
+                with suppress(*GONE):
+                    await self.asap_endpoint.abort(assoc_id)
+        elif isinstance(action, SessionSend):
+            conn = self.connections.get(action.connection)
+            if conn is None or not conn.outbox.put(action):
+                self.log.debug("dropped %s: no such session connection", action)
+        elif isinstance(action, CloseSession):
+            conn = self.connections.get(action.connection)
+            if conn is not None:
+                if action.abort:
+                    conn.abort = True
+                    conn.outbox.close()
+                    conn.scope.cancel()
+                else:
+                    conn.outbox.put(action)
+                    conn.outbox.close()
+        elif isinstance(action, ConnectSession):
+            self.connect_session(action)
+
+    async def _connect_registrar(self, action: ConnectRegistrar) -> None:
+        remote = [(str(a), action.to.port) for a in action.to.addresses]
+        try:
+            assoc_id = await self.asap_endpoint.connect(remote)
+        except GONE as exc:
+            self.log.debug("connect to registrar %s failed: %s", action.to, exc)
+            self.guarded(self.core.registrar_connect_failed, action.attempt, self.now())
+            return
+        if assoc_id in self._up_early:  # COMM_UP was faster than we were
+            self._up_early.discard(assoc_id)
+            peer = self._peers.get(assoc_id)
+            self.guarded(self.core.registrar_connected, action.attempt, assoc_id, self.now(), peer)
+            return
+        self._attempt_assoc[action.attempt] = assoc_id
+        self._assoc_attempt[assoc_id] = action.attempt
+
+    # ------------------------------------------------------------------ sessions
+
+    def connect_session(self, action: ConnectSession) -> None:
+        """PU only: set up a session association (subclasses)."""
+        self.log.warning("unexpected %s", action)
+
+    def session_input(self, conn: Connection, item: SctpMessage) -> None:
+        """One message on a session association (subclasses feed their core)."""
+
+    def session_ended(self, conn: Connection) -> None:
+        """The session association is gone (subclasses tell their core)."""
+
+    def inbox_room(self, conn: Connection) -> Throttle | None:
+        """The mailbox whose length throttles reading from ``conn`` (subclasses)."""
+        return None
+
+    def session_connected(self, conn: Connection) -> None:
+        """PU only: the association of ``conn`` is up (subclasses tell their core)."""
+
+    def session_connect_failed(self, conn: Connection) -> None:
+        """PU only: the association of ``conn`` could not be set up."""
+
+    async def run_connection(
+        self, conn: Connection, connect: Callable[[], Awaitable[SctpAssociation]] | None = None
+    ) -> None:
+        """Set the association up with ``connect`` if ``conn`` has none yet, then receive and
+        send on it until it ends; tell the core how it went."""
+        try:
+            with conn.scope:
+                if conn.assoc is None:
+                    assert connect is not None
+                    try:
+                        conn.assoc = await connect()
+                    except (CannotConnect, *GONE) as exc:
+                        self.log.debug("session connection %d: %s", conn.number, exc)
+                        self.guarded(self.session_connect_failed, conn)
+                        return
+                    self.guarded(self.session_connected, conn)
+                    await self.flush()
+                assoc = conn.assoc
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._send_loop, conn, assoc)
+                    await self._receive_loop(conn, assoc)
+                    nursery.cancel_scope.cancel()
+        finally:
+            self.connections.pop(conn.number, None)
+            self._connections_changed.set()
+            self._connections_changed = trio.Event()
+            conn.outbox.close()
+            if conn.assoc is not None:
+                with trio.CancelScope(shield=True), suppress(*GONE):
+                    if conn.abort:
+                        await conn.assoc.abort()
+                    else:
+                        await conn.assoc.aclose()
+                self.guarded(self.session_ended, conn)
+            with trio.CancelScope(shield=True):
+                await self.flush()
+
+    async def _receive_loop(self, conn: Connection, assoc: SctpAssociation) -> None:
+        while True:
+            inbox = self.inbox_room(conn)
+            if inbox is not None:
+                await inbox.wait_below(self.OUTBOX_LIMIT)
+            try:
+                item = await assoc.receive()
+            except (trio.EndOfChannel, *GONE):
+                return
+            if isinstance(item, SctpMessage):
+                self.guarded(self.session_input, conn, item)
+                await self.flush()
+            elif isinstance(item, (*ENDING_EVENTS, Restart)):
+                conn.abort = conn.abort or not isinstance(item, ENDING_EVENTS)
+                return
+
+    async def _send_loop(self, conn: Connection, assoc: SctpAssociation) -> None:
+        while True:
+            try:
+                item = await conn.outbox.get()
+            except trio.EndOfChannel:
+                return
+            try:
+                if isinstance(item, CloseSession):
+                    await assoc.shutdown()  # graceful: the receive loop sees it complete
+                    return
+                await assoc.send(item.data, item.ppid)
+            except GONE as exc:
+                self.log.debug("session connection %d: %s", conn.number, exc)
+                conn.scope.cancel()
+                return
