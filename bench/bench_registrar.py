@@ -27,6 +27,10 @@ load of its own that would swamp the measured operations under the guest's emula
 Python registrar first). Our registrar logs at ``warning`` (``--our-log-level``): at ``info`` it
 writes one line per registration, which RSPLIB at ``-loglevel=3`` does not.
 
+``--profile`` runs our registrar under cProfile (``python -m cProfile -o ... -m rserpool
+registrar``; it exits cleanly on SIGTERM, so the profile is written) and prints its top
+functions; combine it with ``--only ours --rounds 1``.
+
 Run: ``.venv/bin/python bench/bench_registrar.py`` where the kernel has SCTP and we are root,
 or ``.venv/bin/python bench/bench_registrar.py --guest`` to boot the test guest for it (about
 5 minutes in all under QEMU TCG with the defaults; another guest running at the same time skews
@@ -447,7 +451,10 @@ def run(args: argparse.Namespace) -> int:
 
         def start_ours(number: int) -> Process:
             addr = ours_link.a.address
-            argv = [sys.executable, "-m", "rserpool", "registrar",
+            python = [sys.executable]
+            if args.profile:  # the CLI ends cleanly on SIGTERM, so cProfile writes its file
+                python += ["-m", "cProfile", "-o", str(LOGDIR / f"ours-{number}.prof")]
+            argv = [*python, "-m", "rserpool", "registrar",
                     "--asap", f"{addr}:{ASAP_PORT}", "--enrp", f"{addr}:{ENRP_PORT}",
                     "--identifier", "0x102", "--asap-announce", "off", "--enrp-announce", "off",
                     "--endpoint-keep-alive-transmission-interval", str(ka),
@@ -485,7 +492,23 @@ def run(args: argparse.Namespace) -> int:
     )
     if len(results) == 2:
         print(table(results, args.pes), flush=True)
+    if args.profile and "ours" in results:
+        print_profile(LOGDIR / f"ours-{args.rounds}.prof", args.profile_top)
     return 0
+
+
+def print_profile(path: Path, top: int) -> None:
+    """The top functions of our registrar's cProfile output (the whole run of one round)."""
+    import pstats
+
+    if not path.exists():
+        print(f"no profile at {path}", flush=True)
+        return
+    for order in ("tottime", "cumulative"):
+        print(f"\n== our registrar under cProfile ({path.name}), top {top} by {order} ==")
+        stats = pstats.Stats(str(path), stream=sys.stdout)
+        stats.strip_dirs().sort_stats(order).print_stats(top)
+    sys.stdout.flush()
 
 
 def main() -> int:
@@ -499,6 +522,13 @@ def main() -> int:
     parser.add_argument("--keep-alive-interval", type=int, default=300_000, metavar="MS")
     parser.add_argument("--our-log-level", default="warning", choices=["info", "warning"])
     parser.add_argument("--only", choices=["ours", "rsplib"], help="one registrar only")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run our registrar under cProfile (slower: its figures are not comparable) and"
+        " print its top functions (profiles in build/bench-registrar/logs/ours-N.prof)",
+    )
+    parser.add_argument("--profile-top", type=int, default=45, metavar="N")
     args = parser.parse_args()
     if args.guest:
         from interop.capabilities import Capabilities

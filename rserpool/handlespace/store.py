@@ -196,6 +196,7 @@ class PoolHandlespace:
                 handle_accumulator(pool_handle),
             )
         else:
+            pool_handle = pool.handle  # one bytes object per pool, not one per PE
             if transport_protocol != pool.transport_protocol:
                 raise RegistrationRejected(Cause.RSPLIB_WRONG_PROTOCOL)
             if control_channel != pool.control_channel:

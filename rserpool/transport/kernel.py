@@ -107,6 +107,24 @@ class _Socket:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return item
 
+    def _receive_nowait(self) -> Received | None:
+        """The next message or event if the socket has one queued, else None; no checkpoint
+        (a caller that drains a batch this way must checkpoint itself)."""
+        self._check_open()
+        if self._pushback:
+            return self._pushback.popleft()
+        while True:
+            try:
+                item = self._read_once()
+            except BlockingIOError:
+                return None
+            except OSError as exc:
+                if exc.errno == errno.ENOTCONN:
+                    raise trio.EndOfChannel from exc
+                raise
+            if item is not None:
+                return item
+
     def _read_once(self) -> Received | None:
         """One non-blocking recvmsg; None when it only gave part of a message (or nothing
         worth reporting). Raises BlockingIOError when the socket is empty."""
@@ -146,6 +164,19 @@ class _Socket:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
 
+    def _send_nowait(self, data: bytes, cmsg: bytes) -> bool:
+        """One non-blocking sendmsg without a checkpoint; False when it would block."""
+        self._check_open()
+        try:
+            self._sock.sendmsg([data], [(api.IPPROTO_SCTP, api.SCTP_SNDINFO, cmsg)])
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            if exc.errno in GONE_ERRNOS:
+                raise AssociationGone(str(exc)) from exc
+            raise
+        return True
+
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
@@ -176,6 +207,16 @@ class KernelEndpoint(_Socket):
 
     async def receive(self) -> Received:
         return await self._receive()
+
+    def receive_nowait(self) -> Received | None:
+        """What :meth:`receive` would return if it is already queued, else None; not a
+        checkpoint (for draining a batch after ``receive``)."""
+        return self._receive_nowait()
+
+    def send_nowait(self, assoc_id: int, data: bytes, ppid: int) -> bool:
+        """Send at once if the socket takes it (True), else False (then use :meth:`send`);
+        not a checkpoint. Raises like :meth:`send`."""
+        return self._send_nowait(data, api.sndinfo(assoc_id, ppid, 0, 0))
 
     def set_association_params(self, assoc_id: int, params: AssociationParams) -> None:
         self._check_open()

@@ -349,6 +349,30 @@ class PoolElement:
         return tlv(ParamType.POOL_ELEMENT, head + join_tlvs(inner, self.extensions))
 
 
+def _address_transport_size(t: AddressTransport) -> int | None:
+    if t.extensions or not 1 <= len(t.addresses) <= MAX_ADDRESSES_PER_TRANSPORT:
+        return None
+    size = 12 if isinstance(t, DccpTransport) else 8
+    for a in t.addresses:
+        size += 20 if a.version == 6 and a.ipv4_mapped is None else 8
+    return size
+
+
+def pool_element_size(pe: PoolElement) -> int:
+    """``len(pe.encode())`` for a Handle Resolution Response's size budget, computed without
+    encoding unless something in it is opaque, unknown or has too few or too many addresses
+    (then the encoder answers, or raises). Field values are not range-checked here."""
+    user, policy, asap = pe.user_transport, pe.policy, pe.asap_transport
+    if not (
+        pe.extensions or isinstance(user, OpaqueTransport) or isinstance(policy, UnknownPolicy)
+    ):
+        user_size = _address_transport_size(user)
+        asap_size = 0 if asap is None else _address_transport_size(asap)
+        if user_size is not None and asap_size is not None:
+            return 16 + user_size + 8 + 4 * len(POLICY_FIELDS[policy.policy_type]) + asap_size
+    return len(pe.encode())
+
+
 def decode_pool_element(t: Tlv) -> PoolElement:
     if t.value_length < 12:
         raise t.invalid("pool element shorter than its 12 fixed bytes")

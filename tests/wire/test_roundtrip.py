@@ -6,9 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rserpool.wire import MESSAGES, Message, decode_message_untrusted, encode_message, ppid_of
+from rserpool.wire import (
+    MESSAGES,
+    Message,
+    PoolElement,
+    decode_message_untrusted,
+    encode_message,
+    ppid_of,
+)
+from rserpool.wire.params import pool_element_size
 
-from .strategies import STRATEGIES
+from .strategies import STRATEGIES, pool_elements
 
 
 @pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda c: c.__name__)
@@ -31,3 +39,9 @@ def test_strategies_cover_every_message_type() -> None:
     registered = {cls for registry in MESSAGES.values() for cls in registry.values()}
     assert set(STRATEGIES) == registered
     assert len(registered) == 24
+
+
+@settings(max_examples=300, deadline=None)
+@given(pe=pool_elements)
+def test_pool_element_size_is_the_encoded_length(pe: PoolElement) -> None:
+    assert pool_element_size(pe) == len(pe.encode())

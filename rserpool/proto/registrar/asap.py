@@ -7,10 +7,19 @@ Resolution, Endpoint Keep Alive supervision, Endpoint Unreachable and Server Ann
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar, cast
 
 from rserpool.handlespace import Key, RegistrationRejected
 from rserpool.handlespace import PoolElement as StoredPE
-from rserpool.proto.common import Abort, AssocId, Endpoint, Multicast, Send, TransportAddress
+from rserpool.proto.common import (
+    Abort,
+    AssocId,
+    Endpoint,
+    IPAddress,
+    Multicast,
+    Send,
+    TransportAddress,
+)
 from rserpool.proto.registrar.addresses import on_association, usable
 from rserpool.proto.registrar.events import (
     AssociationAborted,
@@ -47,8 +56,12 @@ from rserpool.wire import (
     UpdateAction,
 )
 from rserpool.wire.constants import MAX_ADDRESSES_PER_TRANSPORT, MAX_HR_ITEMS
+from rserpool.wire.params import pool_element_size
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
+CACHE_LIMIT = 4096  # entries per registration cache below; it starts afresh when full
+
+T = TypeVar("T")
 
 
 class AsapServer:
@@ -58,6 +71,23 @@ class AsapServer:
         self.state = state
         self.hr_limit = RateLimiter(state.config.max_hr_rate)
         self.eu_limit = RateLimiter(state.config.max_eu_rate)
+        # The registration checks' results depend only on the association's peer address
+        # (and the advertised addresses), the same for every PE registered over it; and
+        # equal transports and policies are stored once (frozen values) rather than per PE.
+        self._asap_transport: dict[TransportAddress, SctpTransport | None] = {}
+        self._user_addresses: dict[
+            tuple[tuple[IPAddress, ...], TransportAddress], tuple[IPAddress, ...]
+        ] = {}
+        self._shared: dict[object, object] = {}
+
+    def _share(self, value: T) -> T:
+        """An equal value stored before, else ``value`` (now stored): one object for all."""
+        shared = self._shared.get(value)
+        if shared is None:
+            if len(self._shared) >= CACHE_LIMIT:
+                self._shared.clear()
+            self._shared[value] = shared = value
+        return cast(T, shared)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -100,7 +130,7 @@ class AsapServer:
                 wpe.pe_id,
                 home_registrar_id=state.server_id,  # whatever the PE sent
                 registration_life=wpe.registration_life,
-                policy=wpe.policy,
+                policy=self._share(wpe.policy),
                 user_transport=user,
                 transport_protocol=protocol,
                 control_channel=control_channel,
@@ -140,14 +170,30 @@ class AsapServer:
             raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES, "no addresses")
         if user.port == 0 or not 1 <= len(user.addresses) <= MAX_ADDRESSES_PER_TRANSPORT:
             raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES)
-        user_addresses = on_association(user.addresses, peer, min_scope)
+        key = (user.addresses, peer)
+        user_addresses = self._user_addresses.get(key)
+        if user_addresses is None:
+            user_addresses = on_association(user.addresses, peer, min_scope)
+            if len(self._user_addresses) >= CACHE_LIMIT:
+                self._user_addresses.clear()
+            self._user_addresses[key] = user_addresses
         if not user_addresses:
             raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_USER_ADDRESSES)
-        asap_addresses = usable(peer.addresses, min_scope)[:MAX_ADDRESSES_PER_TRANSPORT]
-        if not asap_addresses or peer.port == 0:
+        if peer in self._asap_transport:
+            asap = self._asap_transport[peer]
+        else:
+            asap_addresses = usable(peer.addresses, min_scope)[:MAX_ADDRESSES_PER_TRANSPORT]
+            asap = None
+            if asap_addresses and peer.port != 0:
+                asap = SctpTransport(peer.port, asap_addresses)
+            if len(self._asap_transport) >= CACHE_LIMIT:
+                self._asap_transport.clear()
+            self._asap_transport[peer] = asap
+        if asap is None:
             raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_ASAP_ADDRESSES)
-        user = dataclasses.replace(user, addresses=user_addresses)
-        return user, SctpTransport(peer.port, asap_addresses)
+        if user_addresses != user.addresses:
+            user = dataclasses.replace(user, addresses=user_addresses)
+        return self._share(user), asap
 
     def deregistration(self, msg: Deregistration, assoc_id: AssocId) -> None:
         """Remove the PE (unknown PE: still OK, RSPLIB) and announce DEL_PE."""
@@ -180,7 +226,7 @@ class AsapServer:
         size = 4 + 8 + len(handle) + 3 + 4 * 9
         fitting: list[PoolElement] = []
         for p in wire_pes:
-            size += len(p.encode())
+            size += pool_element_size(p)
             if size > MAX_MESSAGE_SIZE:
                 break
             fitting.append(p)

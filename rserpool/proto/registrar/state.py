@@ -44,16 +44,18 @@ from rserpool.wire import (
 )
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
+_PARAM_TYPES: dict[type, ParamType] = {
+    SctpTransport: ParamType.SCTP_TRANSPORT,
+    TcpTransport: ParamType.TCP_TRANSPORT,
+    UdpTransport: ParamType.UDP_TRANSPORT,
+    UdpLiteTransport: ParamType.UDP_LITE_TRANSPORT,
+    DccpTransport: ParamType.DCCP_TRANSPORT,
+}
+
 
 def transport_kind(transport: object) -> tuple[int, bool]:
     """(transport parameter type, control channel?) for the pool consistency checks."""
-    param_type = {
-        SctpTransport: ParamType.SCTP_TRANSPORT,
-        TcpTransport: ParamType.TCP_TRANSPORT,
-        UdpTransport: ParamType.UDP_TRANSPORT,
-        UdpLiteTransport: ParamType.UDP_LITE_TRANSPORT,
-        DccpTransport: ParamType.DCCP_TRANSPORT,
-    }.get(type(transport), ParamType.OPAQUE_TRANSPORT)
+    param_type = _PARAM_TYPES.get(type(transport), ParamType.OPAQUE_TRANSPORT)
     use = getattr(transport, "transport_use", TransportUse.DATA_ONLY)
     return int(param_type), use == TransportUse.DATA_PLUS_CONTROL
 
@@ -143,10 +145,13 @@ class RegistrarState:
 
     def broadcast_update(self, action: UpdateAction, pe: StoredPE) -> None:
         """Handle Update to every peer (RFC 5353 §3.3; RSPLIB: per-peer unicast)."""
+        peers = self.peers.everyone()
+        if not peers:
+            return
         wire_pe = self.wire_pe(pe)
         if wire_pe is None:
             return
-        for peer in self.peers.everyone():
+        for peer in peers:
             message = HandleUpdate(
                 sender_id=self.server_id,
                 receiver_id=peer.server_id,
