@@ -23,13 +23,13 @@ and counted, never fatal; bad bytes from the network are the core's business.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
 import trio
 
+from rserpool.drivers._clock import CoreClock
 from rserpool.drivers._support import Mailbox, Throttle
 from rserpool.drivers.associations import parse_ip, transport_of
 from rserpool.proto.common import Abort, Event, Send, TransportAddress
@@ -132,9 +132,7 @@ class AsapClientDriver:
         send, self.events = trio.open_memory_channel[Event](event_buffer)
         self._event_send = send
         self._lock = trio.Lock()
-        self._last_now = -1
-        self._armed: int | None = None
-        self._wake = trio.Event()
+        self._clock = CoreClock()
         self._asap: SctpEndpoint | None = None
         self._udp: UdpSocket | None = None
         self._attempt_assoc: dict[int, int] = {}  # registrar connect attempt -> assoc id
@@ -147,9 +145,7 @@ class AsapClientDriver:
     # ------------------------------------------------------------------ running
 
     def now(self) -> int:
-        now = max(self._last_now, int(trio.current_time() * 1000))
-        self._last_now = now
-        return now
+        return self._clock.now()
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -175,7 +171,7 @@ class AsapClientDriver:
         nursery.start_soon(self._asap_loop, self._asap)
         if self._udp is not None:
             nursery.start_soon(self._announce_loop, self._udp)
-        nursery.start_soon(self._timer_loop)
+        nursery.start_soon(self._clock.run, self.core, self._timers_due)
 
     async def wait_connections_closed(self) -> None:
         """Until every session connection has ended."""
@@ -255,21 +251,9 @@ class AsapClientDriver:
             )
             await self.flush()
 
-    async def _timer_loop(self) -> None:
-        while True:
-            deadline = self.core.next_deadline()
-            self._armed = deadline
-            self._wake = trio.Event()
-            when = math.inf if deadline is None else deadline / 1000
-            with trio.move_on_at(when) as scope:
-                await self._wake.wait()
-            if scope.cancelled_caught and deadline is not None:
-                self._last_now = max(self._last_now, deadline)  # float rounding
-            now = self.now()
-            due = self.core.next_deadline()
-            if due is not None and due <= now:
-                self.guarded(self.core.handle_timers, now)
-                await self.flush()
+    async def _timers_due(self, now: int) -> None:
+        self.guarded(self.core.handle_timers, now)
+        await self.flush()
 
     # ------------------------------------------------------------------ output
 
@@ -284,8 +268,7 @@ class AsapClientDriver:
                     break
                 for action in actions:
                     await self._perform(action)
-        if self.core.next_deadline() != self._armed:
-            self._wake.set()
+        self._clock.deadline_changed(self.core.next_deadline())
 
     def _publish(self, event: Event) -> None:
         self.log.debug("%s", event)

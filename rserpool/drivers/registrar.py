@@ -30,7 +30,6 @@ inside the core while it handles input is logged and counted, never fatal.
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -41,6 +40,7 @@ from typing import Protocol, runtime_checkable
 import trio
 from trio_typing import TaskStatus
 
+from rserpool.drivers._clock import CoreClock
 from rserpool.drivers.associations import AssociationTable, parse_ip, transport_of
 from rserpool.drivers.eventlog import event_level, event_text, ident
 from rserpool.proto.common import (
@@ -152,9 +152,7 @@ class Registrar:
         self._sockets: dict[Endpoint, _Socket] = {}
         self._udp: dict[Endpoint, UdpSocket] = {}
         self._lock = trio.Lock()
-        self._last_now = -1
-        self._armed: int | None = None
-        self._wake = trio.Event()
+        self._clock = CoreClock()
         self._warned: set[Endpoint] = set()
 
     # ------------------------------------------------------------------ queries
@@ -211,7 +209,7 @@ class Registrar:
                 enrp_addresses=advertised(enrp.local_addresses(), config.min_address_scope),
                 enrp_port=enrp.port,
             )
-            self._core = RegistrarCore(effective, self.rng, self._now())
+            self._core = RegistrarCore(effective, self.rng, self._clock.now())
             log.info(
                 "Registrar %s: ASAP at %s, ENRP at %s",
                 ident(self.server_id),
@@ -224,17 +222,12 @@ class Registrar:
                 for kind, udp in self._udp.items():
                     nursery.start_soon(self._udp_loop, kind, udp)
                 await self._flush()  # the core's startup Presences
-                nursery.start_soon(self._timer_loop)
+                nursery.start_soon(self._clock.run, self.core, self._timers_due)
                 task_status.started(self)
 
     async def _endpoint(self, addresses: tuple[IPAddress, ...], port: int) -> SctpEndpoint:
         bind = [str(a) for a in addresses] or None
         return await self.host.sctp_endpoint(port, bind)
-
-    def _now(self) -> int:
-        now = max(self._last_now, int(trio.current_time() * 1000))
-        self._last_now = now
-        return now
 
     # ------------------------------------------------------------------ input
 
@@ -260,7 +253,7 @@ class Registrar:
     def _input(self, sock: _Socket, item: Received) -> None:
         """Feed one received item to the core (or to the association table)."""
         kind, table = sock.kind, sock.table
-        now = self._now()
+        now = self._clock.now()
         if isinstance(item, SctpMessage):
             self.statistics.received[kind.value] += 1
             peer = self._peer_of(sock, item)
@@ -292,27 +285,15 @@ class Registrar:
             if source is None:
                 continue
             self.statistics.received[f"{kind.value} multicast"] += 1
-            now = self._now()
+            now = self._clock.now()
             self._guarded(
                 self.core.receive_multicast, kind, datagram.data, (source, datagram.source[1]), now
             )
             await self._flush()
 
-    async def _timer_loop(self) -> None:
-        while True:
-            deadline = self.core.next_deadline()
-            self._armed = deadline
-            self._wake = trio.Event()
-            when = math.inf if deadline is None else deadline / 1000
-            with trio.move_on_at(when) as scope:
-                await self._wake.wait()
-            if scope.cancelled_caught and deadline is not None:
-                self._last_now = max(self._last_now, deadline)  # float rounding
-            now = self._now()
-            due = self.core.next_deadline()
-            if due is not None and due <= now:
-                self._guarded(self.core.handle_timers, now)
-                await self._flush()
+    async def _timers_due(self, now: int) -> None:
+        self._guarded(self.core.handle_timers, now)
+        await self._flush()
 
     def _guarded(self, call: Callable[..., None], *args: object) -> None:
         """Run a core method; a core exception is a bug: log it and carry on."""
@@ -361,9 +342,7 @@ class Registrar:
                     await self._perform(action)
         finally:
             lock.release()
-        deadline = self.core.next_deadline()
-        if deadline != self._armed:
-            self._wake.set()
+        self._clock.deadline_changed(self.core.next_deadline())
 
     async def _perform(self, action: Action) -> None:
         if log.isEnabledFor(logging.DEBUG):
