@@ -22,11 +22,11 @@ from __future__ import annotations
 import enum
 import random
 from collections import deque
-from collections.abc import Collection, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from rserpool.policies import PolicyEntry, SelectionStorage, new_selection, select_from
 from rserpool.proto.common import Event, TransportAddress
+from rserpool.proto.pu_cache import CachedElement, PoolUserCache
 from rserpool.proto.registrar_hunt import (
     HomeChangeReason,
     MessageIgnored,
@@ -57,7 +57,6 @@ from rserpool.wire import (
     EndpointUnreachable,
     HandleResolution,
     HandleResolutionResponse,
-    PolicyType,
     PoolElement,
     PoolMemberSelectionPolicy,
     SctpTransport,
@@ -130,20 +129,6 @@ class UnreachableReported(Event):
 # ------------------------------------------------------------------------------- state
 
 
-class CachedElement(PolicyEntry):
-    """A cached PE: its Pool Element parameter, expiry, and the policies' runtime state."""
-
-    __slots__ = ("expires", "pool_element")
-
-    def __init__(self, pool_element: PoolElement, expires: int) -> None:
-        policy = pool_element.policy
-        if not isinstance(policy, PoolMemberSelectionPolicy):
-            policy = PoolMemberSelectionPolicy(PolicyType.RANDOM)  # unknown policy: any order
-        super().__init__(policy)
-        self.pool_element = pool_element
-        self.expires = expires
-
-
 class SessionState(enum.Enum):
     RESOLVING = "resolving"
     WAITING = "waiting"  # for the retry delay
@@ -193,9 +178,7 @@ class PoolUserCore(RegistrarClient):
     ) -> None:
         super().__init__(hunt, rng, now)
         self.config = config or PoolUserConfig()
-        self._cache: dict[bytes, dict[int, CachedElement]] = {}
-        self._storage: dict[bytes, SelectionStorage[CachedElement]] = {}
-        self._pool_policy: dict[bytes, PolicyType] = {}
+        self._cache = PoolUserCache(rng)
         self._resolutions: dict[bytes, _Resolution] = {}
         self._pending_eu: list[EndpointUnreachable] = []
         self._sessions: dict[int, _Session] = {}
@@ -208,69 +191,11 @@ class PoolUserCore(RegistrarClient):
 
     def cached(self, pool_handle: bytes, now: int) -> list[PoolElement]:
         """The fresh cache entries of a pool (expired ones are purged)."""
-        return [e.pool_element for e in self._fresh(pool_handle, now)]
+        return self._cache.cached(pool_handle, now)
 
     def purge_cache(self, pool_handle: bytes | None = None) -> None:
         """RFC 5352 §6.4 CachePurgeRequest: forget one pool, or all."""
-        for handle in list(self._cache) if pool_handle is None else [pool_handle]:
-            for entry in list(self._cache.get(handle, {}).values()):
-                self._uncache(handle, entry)
-
-    def _fresh(self, pool_handle: bytes, now: int) -> list[CachedElement]:
-        pool = self._cache.get(pool_handle)
-        if pool is None:
-            return []
-        for entry in [e for e in pool.values() if e.expires <= now]:
-            self._uncache(pool_handle, entry)
-        return list(pool.values())
-
-    def _cache_entry(self, pool_handle: bytes, entry: CachedElement) -> None:
-        pool = self._cache.setdefault(pool_handle, {})
-        old = pool.get(entry.pool_element.pe_id)
-        if old is not None:
-            self._uncache(pool_handle, old)
-        pool[entry.pool_element.pe_id] = entry
-        storage = self._storage.get(pool_handle)
-        if storage is None:
-            policy_type = self._pool_policy.get(pool_handle, entry.policy.policy_type)
-            try:
-                storage = new_selection(policy_type)
-            except KeyError:  # a policy we cannot run: any order will do
-                storage = new_selection(PolicyType.RANDOM)
-            self._storage[pool_handle] = storage
-        storage.add(entry)
-
-    def _uncache(self, pool_handle: bytes, entry: CachedElement) -> None:
-        pool = self._cache.get(pool_handle, {})
-        if pool.get(entry.pool_element.pe_id) is entry:
-            del pool[entry.pool_element.pe_id]
-            self._storage[pool_handle].remove(entry)
-        if not pool:
-            self._cache.pop(pool_handle, None)
-            self._storage.pop(pool_handle, None)
-
-    def _select(
-        self,
-        pool_handle: bytes,
-        entries: list[CachedElement],
-        n: int,
-        avoid: Collection[int] = (),
-    ) -> list[PoolElement]:
-        candidates = [e for e in entries if e.pool_element.pe_id not in avoid]
-        if not candidates:
-            return []
-        storage = self._storage.get(pool_handle)
-        pool = self._cache.get(pool_handle, {})
-        whole_pool = storage is not None and len(candidates) == len(pool) == len(storage)
-        if whole_pool and all(pool.get(e.pool_element.pe_id) is e for e in candidates):
-            assert storage is not None  # the pool's rotation persists between selections
-            return [e.pool_element for e in storage.select(n, self._rng)]
-        policy_type = self._pool_policy.get(pool_handle, candidates[0].policy.policy_type)
-        try:
-            chosen = select_from(candidates, n, self._rng, policy_type)
-        except KeyError:  # a policy we cannot run: any order will do
-            chosen = select_from(candidates, n, self._rng, PolicyType.RANDOM)
-        return [e.pool_element for e in chosen]
+        self._cache.purge(pool_handle)
 
     # ------------------------------------------------------------------ resolution API
 
@@ -279,9 +204,9 @@ class PoolUserCore(RegistrarClient):
         :class:`Resolved` or :class:`ResolutionFailed` event that follows."""
         query = self._next_query
         self._next_query += 1
-        fresh = self._fresh(pool_handle, now)
+        fresh = self._cache.fresh(pool_handle, now)
         if fresh:
-            chosen = self._select(pool_handle, fresh, items)
+            chosen = self._cache.select(pool_handle, fresh, items)
             self._emit(Resolved(query, pool_handle, tuple(chosen), True))
             return query
         self._resolution(pool_handle, items, now).queries.append((query, items))
@@ -301,9 +226,9 @@ class PoolUserCore(RegistrarClient):
 
     def report_unreachable(self, pool_handle: bytes, pe_id: int, now: int) -> None:
         """RFC 5352 §3.5: drop the PE from the cache and tell the home registrar."""
-        entry = self._cache.get(pool_handle, {}).get(pe_id)
+        entry = self._cache.find(pool_handle, pe_id)
         if entry is not None:
-            self._uncache(pool_handle, entry)
+            self._cache.remove(pool_handle, entry)
         message = EndpointUnreachable(pool_handle=pool_handle, pe_id=pe_id)
         sent = self._send_home(message)
         if not sent:
@@ -478,8 +403,8 @@ class PoolUserCore(RegistrarClient):
             if pe.pe_id not in avoid:
                 self._connect(s, pe, now)
                 return
-        usable = [e for e in self._fresh(s.pool_handle, now) if _transport(e.pool_element)]
-        chosen = self._select(s.pool_handle, usable, 1, avoid)
+        usable = [e for e in self._cache.fresh(s.pool_handle, now) if _transport(e.pool_element)]
+        chosen = self._cache.select(s.pool_handle, usable, 1, avoid)
         if chosen:
             self._connect(s, chosen[0], now)
             return
@@ -535,25 +460,26 @@ class PoolUserCore(RegistrarClient):
             return
         policy = response.policy
         if isinstance(policy, PoolMemberSelectionPolicy):
-            self._pool_policy[handle] = policy.policy_type
+            self._cache.pool_policy[handle] = policy.policy_type
         expires = now + self.config.stale_cache_value
         answered: list[CachedElement] = []
         for pe in response.pool_elements[:128]:
             entry = CachedElement(pe, expires)
             answered.append(entry)
             if expires > now:
-                self._cache_entry(handle, entry)
-        fresh = {e.pool_element.pe_id: e for e in self._fresh(handle, now)}
+                self._cache.put(handle, entry)
+        fresh = {e.pool_element.pe_id: e for e in self._cache.fresh(handle, now)}
         fresh.update({e.pool_element.pe_id: e for e in answered})
         entries = list(fresh.values())
         for query, items in pending.queries:
-            self._emit(Resolved(query, handle, tuple(self._select(handle, entries, items)), False))
+            chosen = self._cache.select(handle, entries, items)
+            self._emit(Resolved(query, handle, tuple(chosen), False))
         usable = [e for e in entries if _transport(e.pool_element) is not None]
         for session_id in pending.sessions:
             s = self._sessions.get(session_id)
             if s is None or s.state is not SessionState.RESOLVING:
                 continue
-            chosen = self._select(handle, usable, 1, self._avoided(s, now))
+            chosen = self._cache.select(handle, usable, 1, self._avoided(s, now))
             if chosen:
                 self._connect(s, chosen[0], now)
             else:
