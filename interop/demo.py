@@ -43,7 +43,7 @@ from rserpool.wire import (
     ServerAnnounce,
     decode_message_untrusted,
 )
-from rserpool.wire.text import cause_text, handle_text, policy_text
+from rserpool.wire.text import cause_text, handle_text, ident, policy_text
 
 OUT = Path(os.environ.get("RSERPOOL_DEMO_OUT", REPO / "build" / "demo"))
 PE_IDS = (0x2001, 0x2002, 0x2003)
@@ -57,10 +57,6 @@ def say(text: str = "") -> None:
 def step(title: str) -> None:
     say()
     say(f"== {title}")
-
-
-def ident(value: int) -> str:
-    return f"${value:08x}"
 
 
 # ------------------------------------------------------------------------------- the trace

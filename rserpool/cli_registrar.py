@@ -30,6 +30,7 @@ from rserpool.proto.registrar import RegistrarConfig
 from rserpool.scope import AddressScope
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, ENRP_ANNOUNCE_GROUP
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT
+from rserpool.wire.text import ident
 
 # RSPLIB option name -> our option; the timer options keep RSPLIB's units (ms).
 TIMERS = {
@@ -166,7 +167,7 @@ def banner(config: RegistrarConfig, extras: Groups) -> str:
         elif isinstance(value, AddressScope):
             value = value.name.lower().replace("_", "-")
         elif f.name == "server_id":
-            value = f"${value:08x}" if value else "random"
+            value = ident(value) if value else "random"
         lines.append(f"  {f.name.replace('_', ' '):44} {value}")
     for name, value in extras.items():
         lines.append(f"  {name.replace('_', ' '):44} {value[0]}:{value[1]}")
@@ -203,7 +204,7 @@ async def _serve(config: RegistrarConfig, groups: Groups) -> None:
             )
             await nursery.start(registrar.run)
             print(
-                f"Registrar ${registrar.server_id:08x} running: ASAP {registrar.asap_address}, "
+                f"Registrar {ident(registrar.server_id)} running: ASAP {registrar.asap_address}, "
                 f"ENRP {registrar.enrp_address}",
                 flush=True,
             )

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import trio
 
 from rserpool.cli_options import parse_identifier, split_host_port, translate_rsplib
-from rserpool.drivers.explain import explain, ident
+from rserpool.drivers.explain import explain
 from rserpool.drivers.pingpong import run_pingpong
 from rserpool.drivers.pool_element import PoolElementNode, open_pool_element
 from rserpool.drivers.pool_user import PoolUserNode, open_pool_user
@@ -36,6 +36,7 @@ from rserpool.proto.session import (
 )
 from rserpool.transport import Host
 from rserpool.wire import PolicyType, PoolMemberSelectionPolicy
+from rserpool.wire.text import ident
 
 Translator = Callable[[list[str]], tuple[list[str], list[str]]]
 

@@ -26,12 +26,7 @@ from rserpool.proto.registrar import (
     RegistrationRefused,
     TakeoverCompleted,
 )
-from rserpool.wire.text import cause_text, handle_text
-
-
-def ident(value: int) -> str:
-    """An RSerPool identifier as RSPLIB prints it: ``$00002001``."""
-    return f"${value:08x}"
+from rserpool.wire.text import cause_text, handle_text, ident
 
 
 def event_text(event: Event) -> str:

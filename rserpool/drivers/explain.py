@@ -27,11 +27,7 @@ from rserpool.proto.session import (
     SessionClosed,
     SessionConnected,
 )
-from rserpool.wire.text import cause_text, handle_text
-
-
-def ident(value: int | None) -> str:
-    return "$????????" if value is None else f"${value:08x}"
+from rserpool.wire.text import cause_text, handle_text, ident
 
 
 def explain(event: Event) -> str | None:

@@ -17,6 +17,7 @@ import trio
 from rserpool.drivers.pool_user import PoolUserSession
 from rserpool.proto.services import PINGPONG_PPID, PingPongClient
 from rserpool.proto.session import DataReceived, FailoverComplete, FailoverNecessary
+from rserpool.wire.text import ident
 
 
 @dataclass
@@ -55,7 +56,7 @@ async def run_pingpong(
                     continue
                 run.pongs += 1
                 pe = session.pe_id or 0
-                say(f"Ack #{pong.message_no} from PE ${pe:08x} (reply #{pong.reply_no})")
+                say(f"Ack #{pong.message_no} from PE {ident(pe)} (reply #{pong.reply_no})")
                 if client.gaps and client.gaps[-1][1] == pong.reply_no:
                     expected, got = client.gaps[-1]
                     say(f"*** Detected gap of {got - expected}! *** (expected reply #{expected})")
@@ -63,7 +64,7 @@ async def run_pingpong(
                     return
             elif isinstance(item, FailoverNecessary):
                 failovers_seen += 1
-                say(f"FAILOVER #{failovers_seen} ... PE ${item.pe_id:08x} gone ({item.reason})")
+                say(f"FAILOVER #{failovers_seen} ... PE {ident(item.pe_id)} gone ({item.reason})")
                 lost = [
                     n
                     for n in sorted(client.outstanding)
@@ -77,7 +78,7 @@ async def run_pingpong(
             elif isinstance(item, FailoverComplete):
                 run.failovers += 1
                 echo = " with Cookie Echo" if item.cookie_echoed else ""
-                say(f"FAILOVER done: now at PE ${item.pe_id:08x}{echo}")
+                say(f"FAILOVER done: now at PE {ident(item.pe_id)}{echo}")
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(receive)

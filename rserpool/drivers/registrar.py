@@ -42,7 +42,7 @@ from trio_typing import TaskStatus
 
 from rserpool.drivers._clock import CoreClock
 from rserpool.drivers.associations import AssociationTable, parse_ip, transport_of
-from rserpool.drivers.eventlog import event_level, event_text, ident
+from rserpool.drivers.eventlog import event_level, event_text
 from rserpool.proto.common import (
     Abort,
     Action,
@@ -71,6 +71,7 @@ from rserpool.transport import (
     TransportError,
     UdpSocket,
 )
+from rserpool.wire.text import ident
 
 log = logging.getLogger("rserpool.registrar")
 

@@ -35,7 +35,7 @@ from rserpool.wire import (
     ServerInformation,
     decode_message_untrusted,
 )
-from rserpool.wire.text import handle_text, policy_text, transport_text
+from rserpool.wire.text import handle_text, ident, policy_text, transport_text
 
 EMPTY_CHECKSUM = 0xFFFF  # the ownership checksum of no PEs (RSPLIB notes §3.9)
 
@@ -131,10 +131,6 @@ class HandlespaceDump:
             for pe in pool.values():
                 owned.setdefault(pe.home_registrar_id, []).append((handle, pe.pe_id))
         return {home: (compute_checksum(pes), len(pes)) for home, pes in sorted(owned.items())}
-
-
-def ident(value: int) -> str:
-    return f"${value:08x}"
 
 
 def render_dump(dump: HandlespaceDump, registrar: str) -> str:

@@ -40,6 +40,11 @@ POLICY_ABBREVIATIONS: dict[PolicyType, str] = {
 _FRACTIONS = frozenset({"load", "load_degradation", "load_dpf", "weight_dpf"})
 
 
+def ident(value: int | None) -> str:
+    """A registrar or PE identifier as RSPLIB prints it: ``$00002001`` (``$????????``: unknown)."""
+    return "$????????" if value is None else f"${value:08x}"
+
+
 def handle_text(handle: bytes) -> str:
     """A pool handle as text when it is printable ASCII, else as hex."""
     if handle and all(0x21 <= b < 0x7F for b in handle):
