@@ -22,8 +22,8 @@ from pathlib import Path
 from interop.capabilities import Capabilities
 from interop.capture import Capture, CapturedMessage
 from interop.guest import REPO, Guest, GuestConfig
-from interop.processes import Process
-from interop.topology import Host, Topology
+from interop.processes import rserpool
+from interop.topology import Topology
 from rserpool.wire import (
     AsapError,
     BusinessCard,
@@ -173,11 +173,6 @@ def trace_lines(
 # ------------------------------------------------------------------------------- the demo
 
 
-def rserpool(host: Host, name: str, *args: str, stdin: bool = False) -> Process:
-    argv = [sys.executable, "-u", "-m", "rserpool", *args]
-    return Process(host, argv, OUT / f"{name}.log", stdin=stdin, name=name)
-
-
 def run_demo() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with Topology() as topology:
@@ -187,7 +182,7 @@ def run_demo() -> int:
         step("1. A network: host pr (198.51.100.1) runs the registrar; host cl "
              "(198.51.100.2) runs three pool elements and a pool user")  # fmt: skip
         capture = Capture(cl, OUT / "demo.pcapng").start()
-        registrar = rserpool(pr, "registrar", "registrar", f"--asap={registrar_at}",
+        registrar = rserpool(pr, OUT, "registrar", "registrar", f"--asap={registrar_at}",
                              f"--enrp={link.a.address}:9901", "--identifier=0x101")  # fmt: skip
         registrar.wait_for(r"Registrar \$[0-9a-f]{8} running", timeout=SLOW)
         say(f"registrar $00000101 is listening for ASAP at {registrar_at}")
@@ -196,7 +191,7 @@ def run_demo() -> int:
         servers = {}
         for pe_id in PE_IDS:
             argv = ["server", "--echo", "--pool-handle=EchoPool", f"--registrar={registrar_at}"]
-            servers[pe_id] = rserpool(cl, f"pe-{pe_id:x}", *argv, f"--identifier={pe_id:#x}")
+            servers[pe_id] = rserpool(cl, OUT, f"pe-{pe_id:x}", *argv, f"--identifier={pe_id:#x}")
         ports: dict[tuple[str, int], str] = {(link.a.address, 3863): "registrar"}
         for pe_id, server in servers.items():
             server.wait_for(r"Registration: PE", timeout=SLOW)
@@ -205,7 +200,7 @@ def run_demo() -> int:
             say(f"PE {ident(pe_id)} registered; pool users reach it on port {match['port']}")
 
         step("3. A pool user (rserpool terminal) sends a line every half second")
-        terminal = rserpool(cl, "terminal", "terminal", "--pool-handle=EchoPool",
+        terminal = rserpool(cl, OUT, "terminal", "terminal", "--pool-handle=EchoPool",
                             f"--registrar={registrar_at}", stdin=True)  # fmt: skip
         terminal.wait_for("Pool Handle", timeout=SLOW)
         shown = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,3 +98,9 @@ class Process:
     def kill(self) -> int:
         """SIGKILL, as a crash: no SCTP SHUTDOWN, the kernel ABORTs the associations."""
         return self.stop(signal.SIGKILL)
+
+
+def rserpool(host: Host, logdir: Path, name: str, *args: str, stdin: bool = False) -> Process:
+    """``python -m rserpool ARGS`` (unbuffered) in ``host``, logged to ``logdir/HOST-NAME.log``."""
+    argv = [sys.executable, "-u", "-m", "rserpool", *args]
+    return Process(host, argv, logdir / f"{host.name}-{name}.log", stdin=stdin, name=name)

@@ -22,7 +22,7 @@ ASAP_PORT = 3863
 ENRP_PORT = 9901
 
 
-def _endpoint(addresses: Sequence[str], port: int) -> str:
+def endpoint(addresses: Sequence[str], port: int) -> str:
     """RSPLIB's multi-homed endpoint spelling: ``addr:port,addr2,addr3``."""
     first, *rest = addresses
     return ",".join([f"{first}:{port}", *rest])
@@ -49,8 +49,8 @@ def registrar(
     addresses = list(addresses or host.addresses())
     argv = [
         "rspregistrar",
-        f"-asap={_endpoint(addresses, ASAP_PORT)}",
-        f"-enrp={_endpoint(addresses, ENRP_PORT)}",
+        f"-asap={endpoint(addresses, ASAP_PORT)}",
+        f"-enrp={endpoint(addresses, ENRP_PORT)}",
         "-loglevel=3",
         *(f"-peer={peer}" for peer in peers),
         *([f"-identifier={identifier:#x}"] if identifier is not None else []),

@@ -14,13 +14,12 @@ loopback). Python starts slowly under TCG, hence the generous timeouts.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from interop import rsplib
-from interop.processes import Process
+from interop.processes import Process, rserpool
 from interop.topology import Host, Topology
 
 pytestmark = pytest.mark.rsplib
@@ -34,15 +33,10 @@ SUMMARY = (
 )
 
 
-def ours(host: Host, artifacts: Path, name: str, *args: str, stdin: bool = False) -> Process:
-    argv = [sys.executable, "-u", "-m", "rserpool", *args]
-    return Process(host, argv, artifacts / f"{host.name}-{name}.log", stdin=stdin, name=name)
-
-
 def our_server(
     host: Host, artifacts: Path, registrar: str, pe_id: int, *extra: str, service: str = "echo"
 ) -> Process:
-    server = ours(host, artifacts, f"server-{pe_id:x}", "server", f"--{service}",
+    server = rserpool(host, artifacts, f"server-{pe_id:x}", "server", f"--{service}",
                   f"--registrar={registrar}", f"--identifier={pe_id:#x}", *extra)  # fmt: skip
     server.wait_for(rf"Registration: PE \${pe_id:08x}", timeout=SLOW)
     return server
@@ -73,7 +67,7 @@ def test_our_server_and_terminal_with_rsplib(topology: Topology, artifacts: Path
         mine.wait_for(r"Session \d+: a pool user associated", timeout=30)
 
         theirs.wait_for(rsplib.PE_REGISTERED, timeout=SLOW)
-        term = ours(cl, artifacts, "terminal", "terminal", "-poolhandle=RspEchoPool",
+        term = rserpool(cl, artifacts, "terminal", "terminal", "-poolhandle=RspEchoPool",
                     f"-registrar={at}", "-logappend=x", stdin=True)  # fmt: skip
         term.wait_for("Pool Handle = RspEchoPool", timeout=SLOW)
         term.send_line("hello RSPLIB PE")
@@ -98,7 +92,7 @@ def test_pingpong_both_ways(topology: Topology, artifacts: Path) -> None:
                       service="pingpong")  # fmt: skip
     try:
         theirs.wait_for(rsplib.PE_REGISTERED, timeout=SLOW)
-        client = ours(cl, artifacts, "pingpong", "pingpong", f"--registrar={at}",
+        client = rserpool(cl, artifacts, "pingpong", "pingpong", f"--registrar={at}",
                       "--count=10", "--interval=100")  # fmt: skip
         summary = client.wait_for(SUMMARY, timeout=SLOW)
         assert summary["pongs"] == "10" and summary["gaps"] == "0"
@@ -130,7 +124,7 @@ def test_pe_killed_mid_session_fails_over(topology: Topology, artifacts: Path) -
         0x2004: our_server(pe_host, artifacts, pe_at, 0x2004, service="pingpong"),
     }
     try:
-        client = ours(cl, artifacts, "pingpong", "pingpong", f"--registrar={at}",
+        client = rserpool(cl, artifacts, "pingpong", "pingpong", f"--registrar={at}",
                       "--count=40", "--interval=150")  # fmt: skip
         match = client.wait_for(r"Ack #5 from PE \$(?P<pe>[0-9a-f]{8})", timeout=SLOW)
         victim = int(match["pe"], 16)
@@ -158,7 +152,7 @@ def test_multihomed_pe_loses_a_path(topology: Topology, artifacts: Path) -> None
     at = f"{first.b.address}:{rsplib.ASAP_PORT},{second.b.address}"
     server = our_server(pe, artifacts, at, 0x2005, service="pingpong")
     try:
-        client = ours(cl, artifacts, "pingpong", "pingpong", f"--registrar={at}",
+        client = rserpool(cl, artifacts, "pingpong", "pingpong", f"--registrar={at}",
                       "--count=40", "--interval=100")  # fmt: skip
         client.wait_for(r"Ack #5 from PE \$00002005", timeout=SLOW)
         first.down()
@@ -176,7 +170,7 @@ def test_our_three_roles_on_three_hosts(topology: Topology, artifacts: Path) -> 
     """(e) rserpool registrar, server and terminal, each on a host of its own."""
     pr, pe, pu = topology.add_host("pr"), topology.add_host("pe"), topology.add_host("pu")
     pr_pe, pr_pu, pe_pu = topology.link(pr, pe), topology.link(pr, pu), topology.link(pe, pu)
-    registrar = ours(pr, artifacts, "registrar", "registrar",
+    registrar = rserpool(pr, artifacts, "registrar", "registrar",
                      f"--asap={pr_pe.a.address}:3863,{pr_pu.a.address}",
                      f"--enrp={pr_pe.a.address}:9901,{pr_pu.a.address}",
                      "--identifier=0x201")  # fmt: skip
@@ -184,7 +178,7 @@ def test_our_three_roles_on_three_hosts(topology: Topology, artifacts: Path) -> 
     server = our_server(pe, artifacts, f"{pr_pe.a.address}:3863", 0x2006,
                         f"--local={pr_pe.b.address},{pe_pu.a.address}")  # fmt: skip
     try:
-        terminal = ours(pu, artifacts, "terminal", "terminal",
+        terminal = rserpool(pu, artifacts, "terminal", "terminal",
                         f"--registrar={pr_pu.a.address}:3863", stdin=True)  # fmt: skip
         terminal.wait_for("Pool Handle = EchoPool", timeout=SLOW)
         terminal.send_line("all ours")

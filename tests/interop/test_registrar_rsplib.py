@@ -13,7 +13,6 @@ loopback). Python starts slowly under TCG, hence the generous timeouts.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 
 from interop import rsplib
 from interop.capture import Capture
-from interop.processes import Process
+from interop.processes import Process, rserpool
 from interop.topology import Host, Topology
 
 pytestmark = pytest.mark.rsplib
@@ -32,19 +31,13 @@ RUNNING = r"Registrar \$(?P<id>[0-9a-f]{8}) running"
 
 
 def ours(host: Host, artifacts: Path, *args: str, name: str = "rserpool-registrar") -> Process:
-    argv = [sys.executable, "-u", "-m", "rserpool", "registrar", *args]
-    process = Process(host, argv, artifacts / f"{host.name}-{name}.log", name=name)
+    process = rserpool(host, artifacts, name, "registrar", *args)
     process.wait_for(RUNNING, timeout=SLOW)
     return process
 
 
 def our_hsdump(host: Host, artifacts: Path, target: str, name: str = "rserpool-hsdump") -> Process:
-    argv = [sys.executable, "-u", "-m", "rserpool", "hsdump", target]
-    return Process(host, argv, artifacts / f"{host.name}-{name}.log", name=name)
-
-
-def endpoint(addresses: list[str], port: int) -> str:
-    return ",".join([f"{addresses[0]}:{port}", *addresses[1:]])
+    return rserpool(host, artifacts, name, "hsdump", target)
 
 
 def pe_pattern(pe_id: int) -> str:
@@ -135,8 +128,8 @@ def test_our_registrar_peers_with_rspregistrar(topology: Topology, artifacts: Pa
     pr1, pr2, cl = (topology.add_host(n) for n in ("pr1", "pr2", "cl"))
     l12, l1c, l2c = topology.link(pr1, pr2), topology.link(pr1, cl), topology.link(pr2, cl)
     capture = Capture(pr1, artifacts / "pr1.pcapng").start()
-    mine = ours(pr1, artifacts, f"-asap={endpoint(pr1.addresses(), 3863)}",
-                f"-enrp={endpoint(pr1.addresses(), 9901)}", f"-peer={l12.b.address}",
+    mine = ours(pr1, artifacts, f"-asap={rsplib.endpoint(pr1.addresses(), 3863)}",
+                f"-enrp={rsplib.endpoint(pr1.addresses(), 9901)}", f"-peer={l12.b.address}",
                 "-identifier=0x401", "-enrpannounce=off")  # fmt: skip
     theirs = rsplib.registrar(pr2, artifacts, identifier=0x402, peers=[l12.a.address],
                               extra=["-enrpannounce=off"])  # fmt: skip
@@ -184,11 +177,11 @@ def test_takeover_in_a_three_registrar_mix(topology: Topology, artifacts: Path) 
     l1c, l2c, l3c = topology.link(pr1, cl), topology.link(pr2, cl), topology.link(pr3, cl)
     capture = Capture(cl, artifacts / "cl.pcapng").start()
     common = ["-enrpannounce=off", "-asapannounce=off"]
-    first = ours(pr1, artifacts, f"-asap={endpoint(pr1.addresses(), 3863)}",
-                 f"-enrp={endpoint(pr1.addresses(), 9901)}", f"-peer={l12.b.address}",
+    first = ours(pr1, artifacts, f"-asap={rsplib.endpoint(pr1.addresses(), 3863)}",
+                 f"-enrp={rsplib.endpoint(pr1.addresses(), 9901)}", f"-peer={l12.b.address}",
                  f"-peer={l13.b.address}", "-identifier=0x501", *common)  # fmt: skip
-    second = ours(pr2, artifacts, f"-asap={endpoint(pr2.addresses(), 3863)}",
-                  f"-enrp={endpoint(pr2.addresses(), 9901)}", f"-peer={l12.a.address}",
+    second = ours(pr2, artifacts, f"-asap={rsplib.endpoint(pr2.addresses(), 3863)}",
+                  f"-enrp={rsplib.endpoint(pr2.addresses(), 9901)}", f"-peer={l12.a.address}",
                   f"-peer={l23.b.address}", "-identifier=0x502", *common)  # fmt: skip
     third = rsplib.registrar(pr3, artifacts, identifier=0x503,
                              peers=[l13.a.address, l23.a.address], extra=common)  # fmt: skip
