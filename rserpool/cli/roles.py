@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
-from rserpool.cli_options import parse_identifier, split_host_port, translate_rsplib
+from rserpool.cli.options import parse_identifier, split_host_port, translate_rsplib
 from rserpool.drivers.explain import explain
 from rserpool.drivers.pingpong import run_pingpong
 from rserpool.drivers.pool_element import PoolElementNode, open_pool_element

@@ -1,8 +1,8 @@
 """The ``rserpool`` command: one entry point, a subcommand per role or tool.
 
-* ``rserpool registrar``: a registrar (ENRP server), :mod:`rserpool.cli_registrar`;
-* ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli_hsdump`;
-* ``rserpool server|terminal|pingpong``: a pool element, two pool users, :mod:`rserpool.cli_roles`.
+* ``rserpool registrar``: a registrar (ENRP server), :mod:`rserpool.cli.registrar`;
+* ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli.hsdump`;
+* ``rserpool server|terminal|pingpong``: a pool element, two pool users, :mod:`rserpool.cli.roles`.
 
 RSPLIB's single-dash ``-name=value`` options are translated before argparse sees them.
 """
@@ -13,7 +13,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rserpool import __version__, cli_hsdump, cli_registrar, cli_roles
+from rserpool import __version__
+from rserpool.cli import hsdump as cli_hsdump
+from rserpool.cli import registrar as cli_registrar
+from rserpool.cli import roles as cli_roles
 
 TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
     "registrar": cli_registrar.translate,

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from rserpool.cli import build_parser
-from rserpool.cli_roles import parse_local, parse_policy, translators
+from rserpool.cli.roles import parse_local, parse_policy, translators
 from rserpool.drivers._asap_client import registrar_addresses
 from rserpool.wire import PolicyType
 

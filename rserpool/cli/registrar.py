@@ -17,7 +17,7 @@ from dataclasses import fields
 
 import trio
 
-from rserpool.cli_options import (
+from rserpool.cli.options import (
     parse_endpoint,
     parse_group,
     parse_identifier,

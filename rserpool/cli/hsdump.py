@@ -12,7 +12,7 @@ import sys
 
 import trio
 
-from rserpool.cli_options import parse_ip, split_host_port, translate_rsplib
+from rserpool.cli.options import parse_ip, split_host_port, translate_rsplib
 from rserpool.wire.constants import ENRP_PORT
 
 

@@ -7,9 +7,9 @@ import ipaddress
 
 import pytest
 
-from rserpool import cli_registrar
 from rserpool.cli import build_parser, main
-from rserpool.cli_options import parse_endpoint, parse_group, parse_identifier
+from rserpool.cli import registrar as cli_registrar
+from rserpool.cli.options import parse_endpoint, parse_group, parse_identifier
 from rserpool.proto.common import TransportAddress
 from rserpool.proto.registrar import RegistrarConfig
 from rserpool.scope import AddressScope
