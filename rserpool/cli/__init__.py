@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from rserpool import __version__
 from rserpool.cli import hsdump as cli_hsdump
 from rserpool.cli import registrar as cli_registrar
 from rserpool.cli import roles as cli_roles
+from rserpool.cli.common import Parser
+from rserpool.cli.options import SPELLINGS
 
 TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
     "registrar": cli_registrar.translate,
@@ -26,7 +29,7 @@ TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rserpool",
         description=(
             "Reliable Server Pooling (RSerPool, RFC 5351-5356) on Trio: a registrar (ENRP "
@@ -34,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"rserpool {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND"),
+    )
     cli_registrar.add_parser(subparsers)
     cli_hsdump.add_parser(subparsers)
     cli_roles.register_subcommands(subparsers)
@@ -43,16 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    SPELLINGS.clear()
     if args_list and args_list[0] in TRANSLATORS:
         rest, notes = TRANSLATORS[args_list[0]](args_list[1:])
         args_list = [args_list[0], *rest]
         for note in notes:
             print(note, file=sys.stderr)
     parser = build_parser()
+    Parser.spellings = dict(SPELLINGS)
     args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    args.prog = f"rserpool {args.command}"
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 

@@ -13,10 +13,16 @@ from collections.abc import Mapping, Sequence
 
 from rserpool.proto.common import IPAddress
 
+#: Our option → the RSPLIB spelling the user typed, filled by :func:`translate_rsplib` so that
+#: a usage error names the option as written (``argument -count: ...``).
+SPELLINGS: dict[str, str] = {}
+
 #: RSPLIB options that only concern RSPLIB's own logging, statistics or daemon mode:
 #: accepted (so that scripts run) and reported as ignored.
 IGNORED_PREFIXES = (
-    "-log",
+    "-logfile",
+    "-logappend",
+    "-logcolor",
     "-cspserver",
     "-cspinterval",
     "-statsfile",
@@ -52,13 +58,30 @@ def translate_rsplib(
         key = name.lower()
         if eq and key in names:
             result += [names[key], value]
+            SPELLINGS[names[key]] = f"-{name}"
         elif not eq and key in flags:
             result.append(flags[key])
+            SPELLINGS[flags[key]] = f"-{name}"
+        elif eq and key == "loglevel":
+            result += ["--log-level", rsplib_log_level(value)]
+            SPELLINGS["--log-level"] = f"-{name}"
+        elif not eq and key == "logquiet":
+            result.append("--quiet")
         elif arg.lower().startswith(IGNORED_PREFIXES):
             notes.append(f"note: RSPLIB option {arg} has no effect here (ignored)")
         else:
             result.append(arg)
     return result, notes
+
+
+def rsplib_log_level(text: str) -> str:
+    """RSPLIB's ``-loglevel=0..9`` as one of our level names (a bad value is passed on for
+    argparse to refuse)."""
+    from rserpool.cli.common import RSPLIB_LOG_LEVELS
+
+    if not text.isdigit():
+        return text
+    return RSPLIB_LOG_LEVELS.get(int(text), "debug")
 
 
 def parse_ip(text: str) -> IPAddress:

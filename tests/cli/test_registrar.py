@@ -60,8 +60,8 @@ def test_rspregistrar_command_lines_run_unchanged(capsys: pytest.CaptureFixture[
 
 def test_rsplib_only_options_are_noted(capsys: pytest.CaptureFixture[str]) -> None:
     rest, notes = cli_registrar.translate(["-loglevel=3", "-logfile=x.log", "--identifier", "7"])
-    assert rest == ["--identifier", "7"]
-    assert len(notes) == 2 and "-logfile=x.log" in notes[1]
+    assert rest == ["--log-level", "info", "--identifier", "7"]
+    assert len(notes) == 1 and "-logfile=x.log" in notes[0]
 
 
 def test_defaults_are_rspregistrars_with_fixed_ports() -> None:

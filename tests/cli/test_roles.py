@@ -31,10 +31,10 @@ def test_rsplib_spellings_of_rspserver() -> None:
     assert parse_local(args.local) == (["192.0.2.1", "192.0.2.2"], 7000)
 
 
-def test_log_options_are_noted_and_ignored() -> None:
-    rest, notes = translators()["terminal"](["-poolhandle=X", "-logfile=a", "-loglevel=3"])
-    assert rest == ["--pool-handle", "X"]
-    assert len(notes) == 2 and all("has no effect" in n for n in notes)
+def test_log_file_options_are_noted_and_ignored_log_level_is_mapped() -> None:
+    rest, notes = translators()["terminal"](["-poolhandle=X", "-logfile=a", "-loglevel=5"])
+    assert rest == ["--pool-handle", "X", "--log-level", "debug"]
+    assert len(notes) == 1 and "has no effect" in notes[0]
 
 
 @pytest.mark.parametrize(
