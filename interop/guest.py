@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from interop import preflight
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -65,13 +67,12 @@ class Guest:
         self.config = config or GuestConfig()
 
     def command(self, script_path: Path) -> list[str]:
+        problem = preflight.explain_missing()
+        if problem is not None:
+            raise GuestError(problem)
         vng = find_vng()
-        if vng is None:
-            raise GuestError("virtme-ng (vng) is not installed: run `make setup`")
-        if self.config.kernel is None or not self.config.kernel.exists():
-            raise GuestError("no kernel image in /boot: install linux-image-amd64 (`make setup`)")
-        if shutil.which("qemu-system-x86_64") is None:
-            raise GuestError("qemu-system-x86_64 is missing: `make setup` installs it")
+        if vng is None or self.config.kernel is None or not self.config.kernel.exists():
+            raise GuestError(f"the test guest cannot boot: no kernel at {self.config.kernel}")
         return [
             vng,
             "--disable-kvm",  # KVM guests hang on this machine kind; TCG works
