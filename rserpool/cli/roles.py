@@ -1,44 +1,49 @@
-"""``rserpool server``, ``rserpool terminal`` and ``rserpool pingpong``: a pool element running
-one of RSPLIB's services, and the two pool users RSPLIB ships (rspterminal, pingpongclient).
+"""What ``rserpool server``, ``rserpool terminal`` and ``rserpool pingpong`` share: the option
+types and common options, RSPLIB's spellings, and the progress and ``--timeout`` machinery.
 
     rserpool server --echo --pool-handle EchoPool --registrar 198.51.100.1:3863 --identifier 0x2001
     rserpool terminal --pool-handle EchoPool --registrar 198.51.100.1:3863
     rserpool pingpong --registrar 198.51.100.1:3863 --count 20 --interval 250
 
+The server is in :mod:`rserpool.cli.server`, the two pool users in :mod:`rserpool.cli.users`.
 RSPLIB's spellings work as well (``rspserver -echo -poolhandle=EchoPool -registrar=...``,
-``-identifier=``, ``-policy=``, ``-local=``, ``-rereginterval=``; ``-log*`` options are accepted and
-ignored with a note). Every line printed says what happened in RFC 5352 terms.
+``-identifier=``, ``-policy=``, ``-local=``, ``-rereginterval=``, ``-runtime=``; pingpongclient's
+``-interval=``; ``-log*`` options are accepted and ignored with a note). Every option is checked
+before anything starts: a bad value is one line naming the option as typed, exit status 2.
+
+While a PE or PU looks for a registrar it says what it tries and why that failed; with
+``--timeout S`` it gives up after S seconds (exit status 1) with one line saying what it tried.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import sys
-from collections.abc import Awaitable, Callable, Sequence
+import ipaddress
+from collections.abc import Awaitable, Callable
 
 import trio
 
-from rserpool.cli.options import parse_identifier, split_host_port, translate_rsplib
-from rserpool.drivers.explain import explain
-from rserpool.drivers.pingpong import run_pingpong
-from rserpool.drivers.pool_element import PoolElementNode, open_pool_element
-from rserpool.drivers.pool_user import PoolUserNode, open_pool_user
-from rserpool.drivers.services import DEFAULT_POOL_HANDLES, SERVICES, service_handler
+from rserpool.cli.common import CommandError, add_logging_options, number, say
+from rserpool.cli.options import translate_rsplib
+from rserpool.drivers.explain import HuntProgress, explain
+from rserpool.drivers.services import SERVICES
 from rserpool.policies.definitions import policy_by_name
-from rserpool.proto.common import Event
-from rserpool.proto.session import (
-    DataReceived,
-    FailoverComplete,
-    FailoverNecessary,
-    SessionConnected,
-)
-from rserpool.transport import Host
+from rserpool.proto.common import Event, IPAddress, TransportAddress
+from rserpool.proto.pool_user import NoPoolElement
+from rserpool.transport import ASAP_ANNOUNCE_GROUP, Address, Host
 from rserpool.wire import PolicyType, PoolMemberSelectionPolicy
-from rserpool.wire.text import ident
+from rserpool.wire.constants import ASAP_PORT
 
 Translator = Callable[[list[str]], tuple[list[str], list[str]]]
+
+#: RSPLIB's MAX_POOLHANDLESIZE: its registrar refuses a longer pool handle (INVALID_VALUE).
+MAX_POOL_HANDLE = 32
+#: rspserver's smallest re-registration interval (ms).
+MIN_REREG_INTERVAL = 10
+#: The largest interval whose registration life (3 x the interval, ms) fits the u32 on the wire.
+MAX_REREG_INTERVAL = 0xFFFFFFFF // 3
+#: The largest PingPong payload: a Pong (20 bytes of header) must fit its u16 length.
+MAX_PING_SIZE = 0xFFFF - 20
 
 COMMON = {"registrar": "--registrar", "asapannounce": "--asap-announce", "local": "--local"}
 RSPLIB_NAMES = {
@@ -52,9 +57,16 @@ RSPLIB_NAMES = {
         "pppfailureafter": "--ppp-failure-after",
     },
     "terminal": {**COMMON, "poolhandle": "--pool-handle"},
-    "pingpong": {**COMMON, "poolhandle": "--pool-handle", "interval": "--interval"},
+    "pingpong": {
+        **COMMON,
+        "poolhandle": "--pool-handle",
+        "interval": "--interval",
+        "count": "--count",  # ours: pingpongclient pings until interrupted
+    },
 }
 RSPLIB_FLAGS = {"server": {name: f"--{name}" for name in SERVICES}}
+#: Options a pool user accepts from RSPLIB scripts but has no use for.
+PU_IGNORED = ("-identifier=", "-cspidentifier=")
 FRACTION_FIELDS = {"load", "load_degradation", "load_dpf", "weight_dpf"}
 #: The fields ``-policy=Name:a:b`` sets, in order (RSPLIB rspserver; fractions as 0.0-1.0).
 POLICY_ARGUMENTS: dict[PolicyType, tuple[str, ...]] = {
@@ -71,7 +83,9 @@ POLICY_ARGUMENTS: dict[PolicyType, tuple[str, ...]] = {
     PolicyType.LEAST_USED_DPF: ("load_dpf",),
     PolicyType.LEAST_USED_DEGRADATION_DPF: ("load_degradation", "load_dpf"),
 }
-log = logging.getLogger("rserpool")
+
+
+# ------------------------------------------------------------------------ option types
 
 
 def parse_policy(text: str) -> PoolMemberSelectionPolicy:
@@ -88,273 +102,252 @@ def parse_policy(text: str) -> PoolMemberSelectionPolicy:
     values: dict[str, int] = {}
     for field_name, arg in zip(wanted, args, strict=False):
         try:
-            number = float(arg)
+            value = float(arg)
         except ValueError:
             raise argparse.ArgumentTypeError(f"bad {field_name} {arg!r} in {text!r}") from None
         if field_name in FRACTION_FIELDS:
-            if not 0 <= number <= 1:
+            if not 0 <= value <= 1:  # NaN fails too
                 raise argparse.ArgumentTypeError(f"{field_name} must be 0.0-1.0 in {text!r}")
-            values[field_name] = round(number * 0xFFFFFFFF)
-        elif number != int(number) or not 0 <= number <= 0xFFFFFFFF:
+            values[field_name] = round(value * 0xFFFFFFFF)
+        elif not 0 <= value <= 0xFFFFFFFF or value != int(value):
             raise argparse.ArgumentTypeError(f"{field_name} must be a u32 in {text!r}")
         else:
-            values[field_name] = int(number)
+            values[field_name] = int(value)
     if policy_type is PolicyType.WEIGHTED_ROUND_ROBIN and "weight" not in values:
         values["weight"] = 1
     return PoolMemberSelectionPolicy(policy_type, **values)
 
 
+def _ip(text: str, whole: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        where = "" if text == whole else f" in {whole!r}"
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}{where}") from None
+
+
+def _host_port(text: str, whole: str, low: int) -> tuple[str, int | None]:
+    """``1.2.3.4:99``, ``[2001:db8::1]:99``, ``1.2.3.4``, ``2001:db8::1`` → (host, port)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise argparse.ArgumentTypeError(f"not an address: {text!r} in {whole!r}")
+        colon, port = bool(rest), rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+        colon = True
+    else:
+        host, port, colon = text, "", False
+    if not colon:
+        return host, None
+    if not port:
+        raise argparse.ArgumentTypeError(f"no port after ':' in {whole!r}")
+    if not port.isdigit() or not low <= int(port) <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"bad port {port!r} in {whole!r} (a port is {low}-65535)")
+    return host, int(port)
+
+
+def parse_registrar(text: str) -> TransportAddress:
+    """A registrar's ASAP endpoint: RSPLIB's ``ADDR:PORT{,ADDR}`` (multi-homed); without a
+    port, the well-known ASAP port 3863 (RSPLIB insists on the port)."""
+    first, *rest = text.split(",")
+    host, port = _host_port(first, text, 1)
+    addresses: list[IPAddress] = []
+    for item in [host, *rest]:
+        address = _ip(item, text)
+        if address.is_unspecified or address.is_multicast:
+            raise argparse.ArgumentTypeError(
+                f"{item} is not a registrar's address (a wildcard or multicast address) in {text!r}"
+            )
+        if address not in addresses:
+            addresses.append(address)
+    return TransportAddress(tuple(addresses), ASAP_PORT if port is None else port)
+
+
 def parse_local(text: str) -> tuple[list[str], int]:
-    """``ADDR[,ADDR][:PORT]`` or RSPLIB's ``ADDR:PORT{,ADDR}``."""
-    parts = text.split(",")
+    """Local addresses and port: ``ADDR[,ADDR][:PORT]`` or RSPLIB's ``ADDR:PORT{,ADDR}``;
+    ``0.0.0.0`` or ``::`` alone means every address of this host."""
     port = 0
     addresses: list[str] = []
-    for part in parts:
-        host, p = split_host_port(part, None)
+    for part in text.split(","):
+        host, p = _host_port(part, text, 0)
         if p is not None:
             port = p
-        addresses.append(host.strip("[]"))
-    return addresses, port
+        address = _ip(host, text)
+        if str(address) not in addresses:
+            addresses.append(str(address))
+    wildcard = [a for a in addresses if ipaddress.ip_address(a).is_unspecified]
+    if wildcard and len(addresses) > 1:
+        raise argparse.ArgumentTypeError(
+            f"{wildcard[0]} (every address) cannot be combined with other addresses in {text!r}"
+        )
+    return ([] if wildcard else addresses), port
+
+
+def parse_pool_handle(text: str) -> str:
+    """A pool handle: 1 to 32 bytes in UTF-8 (RSPLIB's MAX_POOLHANDLESIZE)."""
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size == 0:
+        raise argparse.ArgumentTypeError("a pool handle cannot be empty (1 to 32 bytes)")
+    if size > MAX_POOL_HANDLE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is {size} bytes long; a pool handle has at most {MAX_POOL_HANDLE} bytes "
+            "(UTF-8), RSPLIB's registrar refuses longer ones"
+        )
+    return text
+
+
+def parse_announce(text: str) -> Address | None:
+    """``auto`` (239.0.0.50:3863), ``off`` (None) or a multicast ``ADDR[:PORT]``."""
+    if text == "auto":
+        return ASAP_ANNOUNCE_GROUP
+    if text == "off":
+        return None
+    host, port = _host_port(text, text, 1)
+    address = _ip(host, text)
+    if not address.is_multicast:
+        raise argparse.ArgumentTypeError(f"auto, off or a multicast ADDR[:PORT], not {text!r}")
+    return str(address), ASAP_ANNOUNCE_GROUP[1] if port is None else port
+
+
+parse_policy.__name__ = "policy"
+parse_registrar.__name__ = "registrar endpoint"
+parse_local.__name__ = "local endpoint"
+parse_pool_handle.__name__ = "pool handle"
+parse_announce.__name__ = "announce group"
+
+
+# ------------------------------------------------------------------------ RSPLIB spellings
 
 
 def translate(command: str) -> Translator:
     def run(argv: list[str]) -> tuple[list[str], list[str]]:
-        return translate_rsplib(argv, RSPLIB_NAMES[command], RSPLIB_FLAGS.get(command, {}))
+        notes: list[str] = []
+        if command != "server":
+            kept = []
+            for arg in argv:
+                if arg.lower().startswith(PU_IGNORED):
+                    notes.append(
+                        f"note: RSPLIB option {arg} has no effect here (ignored): a pool user "
+                        "has no identifier of its own"
+                    )
+                else:
+                    kept.append(arg)
+            argv = kept
+        rest, more = translate_rsplib(argv, RSPLIB_NAMES[command], RSPLIB_FLAGS.get(command, {}))
+        return rest, notes + more
 
     return run
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--registrar", action="append", default=[], metavar="ADDR:PORT[,ADDR]",
-                   help="a registrar's ASAP endpoint (repeatable); without one, registrars "
-                   "are found through Server Announces on 239.0.0.50:3863")  # fmt: skip
-    p.add_argument("--asap-announce", default="auto", metavar="auto|off",
-                   help="listen for Server Announces (default auto)")  # fmt: skip
-    p.add_argument("--local", metavar="ADDR[,ADDR][:PORT]", help="local addresses (and port)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
-
-
-def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("server", help="run a pool element with an RSPLIB service",
-                              description="A pool element (like RSPLIB's rspserver).")  # fmt: skip
-    group = p.add_mutually_exclusive_group()
-    for name in SERVICES:
-        group.add_argument(f"--{name}", dest="service", action="store_const", const=name,
-                           help=f"the {name} service")  # fmt: skip
-    p.add_argument("--pool-handle", help="pool to register in (default: EchoPool, ...)")
-    p.add_argument("--identifier", type=parse_identifier, default=0, help="PE id (0: random)")
-    p.add_argument("--policy", type=parse_policy, default=None, metavar="SPEC",
-                   help="pool policy in RSPLIB's spelling, e.g. RoundRobin, "
-                   "WeightedRoundRobin:5, LeastUsed, Priority:3 (default RoundRobin)")  # fmt: skip
-    p.add_argument("--rereg-interval", type=int, default=30_000, metavar="MS",
-                   help="re-registration interval, life 3x (default 30000)")  # fmt: skip
-    p.add_argument("--runtime", type=int, default=0, metavar="MS", help="stop after this long")
-    p.add_argument("--ppp-failure-after", type=int, default=0, metavar="N",
-                   help="pingpong: abort a session after N replies (failure test)")  # fmt: skip
-    _common(p)
-    p.set_defaults(func=lambda args: _run(server_main, args), service="echo")
-
-    p = subparsers.add_parser("terminal", help="a pool user that sends stdin lines to a pool",
-                              description="A pool user like RSPLIB's rspterminal.")  # fmt: skip
-    p.add_argument("--pool-handle", default="EchoPool")
-    p.add_argument("--linger", type=float, default=2.0, metavar="S",
-                   help="after end of input, wait this long for replies (default 2)")  # fmt: skip
-    _common(p)
-    p.set_defaults(func=lambda args: _run(terminal_main, args))
-
-    p = subparsers.add_parser("pingpong", help="a sequence-checked PingPong pool user",
-                              description="A pool user like RSPLIB's pingpongclient.")  # fmt: skip
-    p.add_argument("--pool-handle", default="PingPongPool")
-    p.add_argument("--count", type=int, default=0, help="Pings to send (0: until interrupted)")
-    p.add_argument("--interval", type=int, default=500, metavar="MS", help="default 500")
-    p.add_argument("--size", type=int, default=0, help="payload bytes per Ping")
-    _common(p)
-    p.set_defaults(func=lambda args: _run(pingpong_main, args))
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def _host(args: argparse.Namespace) -> tuple[Host, list[str] | None, int]:
-    from rserpool.transport.kernel import KernelHost
-
-    addresses, port = parse_local(args.local) if args.local else ([], 0)
-    return KernelHost(addresses or None), addresses or None, port
-
-
-async def _until_signal(
-    main: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace
-) -> int:
-    """Run ``main``; SIGTERM or SIGINT ends it cleanly (a PE deregisters first)."""
-    result = 0
-    async with trio.open_nursery() as nursery:
-
-        async def run_main() -> None:
-            nonlocal result
-            result = await main(args)
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(run_main)
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for signum in signals:
-                say(f"signal {signal.Signals(signum).name}: shutting down")
-                nursery.cancel_scope.cancel()
-                break
-    return result
-
-
-def _run(main: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        result = trio.run(_until_signal, main, args)
-    except KeyboardInterrupt:
-        return 130
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return result
-
-
-async def _tell(events: trio.MemoryReceiveChannel[Event], skip: tuple[type, ...] = ()) -> None:
-    async for event in events:
-        if isinstance(event, skip):
-            continue
-        line = explain(event)
-        if line is not None:
-            say(line)
-
-
-def _tell_rest(events: trio.MemoryReceiveChannel[Event]) -> None:
-    while True:
-        try:
-            event = events.receive_nowait()
-        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-            return
-        line = explain(event)
-        if line is not None:
-            say(line)
-
-
-async def server_main(args: argparse.Namespace) -> int:
-    host, addresses, port = _host(args)
-    handle = args.pool_handle or DEFAULT_POOL_HANDLES[args.service]
-    if args.service == "pingpong" and args.ppp_failure_after:
-        from rserpool.proto.services import PingPongService
-
-        handler = service_handler("pingpong", lambda: PingPongService(args.ppp_failure_after))
-    else:
-        handler = service_handler(args.service)
-    say(f"rserpool server: {args.service} service, pool {handle}")
-    pe: PoolElementNode | None = None
-    try:
-        async with open_pool_element(
-            host,
-            handle,
-            registrars=args.registrar,
-            announces=args.asap_announce != "off",
-            policy=args.policy,
-            pe_id=args.identifier,
-            addresses=addresses,
-            port=port,
-            reregistration_interval=args.rereg_interval,
-            handler=handler,
-        ) as pe:
-            say(f"PE {ident(pe.pe_id)}: user transport (where pool users connect) "
-                f"{pe.user_transport}")  # fmt: skip
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_tell, pe.events)
-                if args.runtime:
-                    await trio.sleep(args.runtime / 1000)
-                    nursery.cancel_scope.cancel()
-                else:
-                    await trio.sleep_forever()
-    finally:
-        if pe is not None:  # what happened while leaving (the Deregistration)
-            _tell_rest(pe.events)
-    return 0
-
-
-async def terminal_main(args: argparse.Namespace) -> int:
-    host, addresses, _port = _host(args)
-    pu: PoolUserNode
-    say(f"rserpool terminal: Pool Handle = {args.pool_handle}; type lines, end with Ctrl-D")
-    async with (
-        open_pool_user(
-            host,
-            registrars=args.registrar,
-            announces=args.asap_announce != "off",
-            addresses=addresses,
-        ) as pu,
-        pu.session(args.pool_handle) as session,
-        trio.open_nursery() as nursery,
-    ):
-        nursery.start_soon(
-            _tell, pu.events, (SessionConnected, FailoverNecessary, FailoverComplete)
-        )
-
-        async def replies() -> None:
-            while True:
-                try:
-                    item = await session.receive()
-                except trio.EndOfChannel:
-                    return
-                if isinstance(item, DataReceived):
-                    text = item.data.decode("utf-8", "replace").rstrip("\n")
-                    for line in text.split("\n"):
-                        say(f"from PE {ident(session.pe_id)}> {line}")
-                else:
-                    notice = explain(item)
-                    if notice is not None:
-                        say(notice)
-
-        nursery.start_soon(replies)
-        stdin = trio.wrap_file(sys.stdin)
-        while True:
-            line = await stdin.readline()
-            if not line:
-                break
-            await session.send(line.encode())
-        await trio.sleep(args.linger)
-        nursery.cancel_scope.cancel()
-    return 0
-
-
-async def pingpong_main(args: argparse.Namespace) -> int:
-    host, addresses, _port = _host(args)
-    say(f"rserpool pingpong: Pool Handle = {args.pool_handle}, Ping Interval = {args.interval}ms")
-    async with (
-        open_pool_user(
-            host,
-            registrars=args.registrar,
-            announces=args.asap_announce != "off",
-            addresses=addresses,
-        ) as pu,
-        pu.session(args.pool_handle) as session,
-    ):
-        run = await run_pingpong(session, args.count, args.interval / 1000, size=args.size, say=say)
-    client = run.client
-    say(
-        f"Summary: {run.sent} Pings, {run.pongs} Pongs, {run.resent} resent after failover, "
-        f"{run.failovers} failover(s), gaps {len(client.gaps)}, duplicates "
-        f"{len(client.duplicates)}, unanswered {len(client.outstanding)}"
-    )
-    return 0 if client.clean and not client.outstanding else 1
-
-
-def register_subcommands(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> None:
-    """The hook for :mod:`rserpool.cli`."""
-    add_parsers(subparsers)
 
 
 def translators() -> dict[str, Translator]:
     return {name: translate(name) for name in RSPLIB_NAMES}
 
 
-def main(argv: Sequence[str]) -> int:  # pragma: no cover - convenience
-    from rserpool.cli import main as cli_main
+# ------------------------------------------------------------------------ common options
 
-    return cli_main(argv)
+
+def add_common_options(p: argparse.ArgumentParser, *, pool_element: bool) -> None:
+    p.add_argument("--registrar", action="append", default=[], type=parse_registrar,
+                   metavar="ADDR[:PORT][,ADDR]",
+                   help="a registrar's ASAP endpoint, multi-homed as ADDR:PORT,ADDR2 (port "
+                   "3863 if none is given); repeatable. Default: registrars are found through "
+                   "Server Announces")  # fmt: skip
+    p.add_argument("--asap-announce", default="auto", type=parse_announce,
+                   metavar="auto|off|ADDR[:PORT]",
+                   help="where Server Announces are heard (default auto = 239.0.0.50:3863; "
+                   "off: only --registrar)")  # fmt: skip
+    if pool_element:
+        p.add_argument("--local", type=parse_local, default=([], 0), metavar="ADDR[,ADDR][:PORT]",
+                       help="local addresses to bind and register, and the port of the user "
+                       "transport (default: every address, any port)")  # fmt: skip
+    else:
+        p.add_argument("--local", type=parse_local, default=([], 0), metavar="ADDR[,ADDR]",
+                       help="local addresses to bind (default: every address)")  # fmt: skip
+    goal = "the first registration" if pool_element else "a session to a pool element"
+    p.add_argument("--timeout", type=number(float, 0), default=0.0, metavar="S",
+                   help=f"give up (exit status 1) when {goal} is not reached within S seconds "
+                   "(default 0: wait for ever, telling every attempt)")  # fmt: skip
+    add_logging_options(p)
+
+
+def make_host(args: argparse.Namespace) -> Host:
+    """This machine's kernel SCTP, bound to ``--local``'s addresses."""
+    from rserpool.transport.kernel import KernelHost
+
+    addresses, _port = args.local
+    return KernelHost(addresses or None)
+
+
+# ------------------------------------------------------------------------ progress
+
+
+class Narrator:
+    """Tells a component's events, one line each (:func:`~rserpool.drivers.explain.explain`),
+    and keeps what the server hunt did (:class:`HuntProgress`) for ``--timeout``.
+
+    A line repeated by a retry loop (no PE in the pool yet) is told once, until another line
+    comes in between.
+    """
+
+    REPEATING = (NoPoolElement,)
+
+    def __init__(self) -> None:
+        self.progress = HuntProgress()
+        self._last_repeat: str | None = None
+
+    def tell(self, event: Event) -> None:
+        self.progress.observe(event)
+        line = explain(event)
+        if line is None:
+            return
+        if isinstance(event, self.REPEATING):
+            if line == self._last_repeat:
+                return
+            self._last_repeat = line
+        else:
+            self._last_repeat = None
+        say(line)
+
+    async def follow(
+        self, events: trio.MemoryReceiveChannel[Event], skip: tuple[type, ...] = ()
+    ) -> None:
+        async for event in events:
+            if isinstance(event, skip):
+                self.progress.observe(event)
+            else:
+                self.tell(event)
+
+    def tell_rest(self, events: trio.MemoryReceiveChannel[Event]) -> None:
+        """What is still in the channel (e.g. the Deregistration while leaving)."""
+        while True:
+            try:
+                event = events.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            self.tell(event)
+
+
+async def give_up_after(
+    seconds: float, reached: Callable[[], Awaitable[object]], message: Callable[[], str]
+) -> None:
+    """Raise :class:`CommandError` with ``message()`` unless ``reached()`` returns within
+    ``seconds`` (0: wait for ever)."""
+    if seconds <= 0:
+        return
+    with trio.move_on_after(seconds):
+        await reached()
+        return
+    raise CommandError(message())
+
+
+def register_subcommands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """The hook for :mod:`rserpool.cli`."""
+    from rserpool.cli.server import add_parser
+    from rserpool.cli.users import add_parsers as add_user_parsers
+
+    add_parser(subparsers)
+    add_user_parsers(subparsers)
+

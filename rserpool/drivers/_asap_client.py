@@ -22,7 +22,9 @@ and counted, never fatal; bad bytes from the network are the core's business.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ from rserpool.transport import (
     AssociationParams,
     CannotConnect,
     CantStartAssociation,
+    CommLost,
     CommUp,
     Host,
     PeerAddressChange,
@@ -55,6 +58,7 @@ from rserpool.transport import (
     SctpAssociation,
     SctpEndpoint,
     SctpMessage,
+    ShutdownComplete,
     TransportError,
     UdpSocket,
 )
@@ -82,6 +86,27 @@ def registrar_addresses(
             raise ValueError(f"registrar {item!r}: not an IP address")
         result.append(TransportAddress(tuple(ip for ip in ips if ip is not None), int(port)))
     return tuple(result)
+
+
+def connect_failure(cause: object) -> str:
+    """Why a connect attempt failed, in a few words for the user: the SCTP notification that
+    ended it, or the exception ``connect`` raised."""
+    if isinstance(cause, CantStartAssociation):
+        # an ABORT answered our INIT (nothing listens there), or INIT was never answered
+        return (
+            "connection refused"
+            if cause.error in (0, errno.ECONNREFUSED)
+            else (f"association could not be started ({os.strerror(cause.error).lower()})")
+        )
+    if isinstance(cause, CommLost):
+        return "connection aborted while being set up"
+    if isinstance(cause, (ShutdownComplete, PeerShutdown)):
+        return "connection shut down while being set up"
+    if isinstance(cause, Restart):
+        return "association restarted while being set up"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[:1].lower() + cause.strerror[1:]
+    return str(cause) or type(cause).__name__
 
 
 class SessionGone(trio.BrokenResourceError):
@@ -223,7 +248,8 @@ class AsapClientDriver:
                 attempt = self._assoc_attempt.pop(item.assoc_id, None)
                 if attempt is not None:
                     self._attempt_assoc.pop(attempt, None)
-                    self.guarded(core.registrar_connect_failed, attempt, now)
+                    reason = connect_failure(item)
+                    self.guarded(core.registrar_connect_failed, attempt, now, reason)
                 elif not isinstance(item, CantStartAssociation):
                     self.guarded(core.registrar_lost, item.assoc_id, now)
             await self.flush()
@@ -331,7 +357,8 @@ class AsapClientDriver:
             assoc_id = await self.asap_endpoint.connect(remote)
         except GONE as exc:
             self.log.debug("connect to registrar %s failed: %s", action.to, exc)
-            self.guarded(self.core.registrar_connect_failed, action.attempt, self.now())
+            reason = connect_failure(exc)
+            self.guarded(self.core.registrar_connect_failed, action.attempt, self.now(), reason)
             return
         if assoc_id in self._up_early:  # COMM_UP was faster than we were
             self._up_early.discard(assoc_id)

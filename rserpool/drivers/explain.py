@@ -1,23 +1,37 @@
 """One teaching line per PE/PU event: what happened, in RFC 5352 terms, with identifiers
-written as RSPLIB writes them (``$00002001``). Used by ``rserpool server|terminal|pingpong``."""
+written as RSPLIB writes them (``$00002001``). Used by ``rserpool server|terminal|pingpong``.
+
+:class:`HuntProgress` keeps what the server hunt tried and why it failed, to say it in one line
+when a component gives up (``--timeout``).
+"""
 
 from __future__ import annotations
 
-from rserpool.proto.common import Event
+from dataclasses import dataclass, field
+
+from rserpool.proto.common import Event, TransportAddress
 from rserpool.proto.pool_element import (
     Deregistered,
     KeepAliveAnswered,
     Registered,
     RegistrationFailed,
 )
-from rserpool.proto.pool_user import ResolutionFailed, Resolved, UnreachableReported
+from rserpool.proto.pool_user import (
+    NoPoolElement,
+    ResolutionFailed,
+    Resolved,
+    UnreachableReported,
+)
 from rserpool.proto.registrar_hunt import (
     HomeChangeReason,
     HomeRegistrarChanged,
     HomeRegistrarLost,
     MessageIgnored,
     RegistrarAnnounced,
+    RegistrarConnectFailed,
+    RegistrarConnecting,
     ServerHuntStarted,
+    ServerHuntWaiting,
 )
 from rserpool.proto.session import (
     CookieEchoReceived,
@@ -33,10 +47,33 @@ from rserpool.wire.text import cause_text, handle_text, ident
 def explain(event: Event) -> str | None:
     """A line for the events worth telling a user about; None for routine ones."""
     if isinstance(event, ServerHuntStarted):
+        if not event.candidates:
+            return (
+                "Server hunt: looking for a home registrar; none known yet (no --registrar "
+                "given): waiting for a Server Announce"
+            )
         return (
             f"Server hunt: looking for a home registrar ({event.candidates} known from "
-            "-registrar and Server Announces)"
+            "--registrar and Server Announces)"
         )
+    if isinstance(event, RegistrarConnecting):
+        source = (
+            "given with --registrar"
+            if event.server_id is None
+            else f"announced by registrar {ident(event.server_id)}"
+        )
+        again = "" if event.trial == 1 else f" again (try {event.trial})"
+        return f"Server hunt: connecting to registrar {event.address}{again}, {source}"
+    if isinstance(event, RegistrarConnectFailed):
+        return f"Server hunt: registrar {event.address} failed: {event.reason}"
+    if isinstance(event, ServerHuntWaiting):
+        seconds = f"{event.delay / 1000:g} s"
+        if not event.candidates:
+            return (
+                "Server hunt: still no registrar known (no --registrar, no Server Announce "
+                f"heard): looking again in {seconds}"
+            )
+        return f"Server hunt: no registrar reachable now: trying again in {seconds}"
     if isinstance(event, RegistrarAnnounced):
         return f"Server Announce: registrar {ident(event.server_id)} is at {event.address}"
     if isinstance(event, HomeRegistrarChanged):
@@ -76,6 +113,12 @@ def explain(event: Event) -> str | None:
     if isinstance(event, ResolutionFailed):
         cause = "" if event.cause is None else f": {cause_text(event.cause)}"
         return f"Handle Resolution of {handle_text(event.pool_handle)} failed{cause}"
+    if isinstance(event, NoPoolElement):
+        why = event.reason if event.cause is None else cause_text(event.cause)
+        return (
+            f"Handle Resolution of {handle_text(event.pool_handle)}: no pool element to "
+            f"connect to ({why}); asking again every {event.retry_in / 1000:g} s"
+        )
     if isinstance(event, UnreachableReported):
         return f"Endpoint Unreachable: told the registrar that PE {ident(event.pe_id)} failed"
     if isinstance(event, SessionAccepted):
@@ -99,3 +142,64 @@ def explain(event: Event) -> str | None:
     if isinstance(event, KeepAliveAnswered):
         return None
     return None
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+@dataclass
+class HuntProgress:
+    """What a PE or PU tried so far, fed with its events (:meth:`observe`), to say why it
+    gave up (:meth:`timeout_message`)."""
+
+    tries: dict[TransportAddress, int] = field(default_factory=dict)
+    failures: dict[TransportAddress, str] = field(default_factory=dict)  # the latest reason
+    home: str | None = None  # where the home registrar was, once there was one
+    registration_failure: str | None = None
+    resolution_failure: str | None = None
+
+    def observe(self, event: Event) -> None:
+        if isinstance(event, RegistrarConnecting):
+            self.tries[event.address] = event.trial
+        elif isinstance(event, RegistrarConnectFailed):
+            self.failures[event.address] = event.reason
+        elif isinstance(event, HomeRegistrarChanged):
+            self.home = str(event.home.address or ident(event.home.server_id))
+        elif isinstance(event, RegistrationFailed):
+            self.registration_failure = (
+                "no answer" if event.cause is None else cause_text(event.cause)
+            )
+        elif isinstance(event, ResolutionFailed | NoPoolElement):
+            self.resolution_failure = (
+                event.reason if event.cause is None else cause_text(event.cause)
+            )
+
+    def tried(self) -> str:
+        """``198.51.100.1:3863 3 times: connection refused; ...``"""
+        parts = []
+        for address, count in self.tries.items():
+            reason = self.failures.get(address)
+            parts.append(f"{address} {_times(count)}" + (f": {reason}" if reason else ""))
+        return "; ".join(parts)
+
+    def timeout_message(self, seconds: float, pool_handle: bytes, *, pool_element: bool) -> str:
+        """The line for ``--timeout``: the first thing that did not happen, and why."""
+        within = f"within {seconds:g} s"
+        if self.home is None:
+            if not self.tries:
+                return (
+                    f"no registrar answered {within} (none known: no --registrar given and "
+                    "no Server Announce heard)"
+                )
+            return f"no registrar answered {within} (tried {self.tried()})"
+        pool = handle_text(pool_handle)
+        if pool_element:
+            why = self.registration_failure or "no answer"
+            return f"the registration in {pool} was not accepted {within} ({why})"
+        if self.resolution_failure is not None:
+            return (
+                f"no pool element of {pool} reachable {within} (registrar at {self.home}: "
+                f"{self.resolution_failure})"
+            )
+        return f"no session to a pool element of {pool} {within}"

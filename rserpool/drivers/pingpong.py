@@ -5,6 +5,9 @@ A Ping goes out every ``interval`` seconds; each Pong is checked by
 exactly once). After the *k*-th ``FailoverNecessary`` the Pings handed to the failed PE's
 association (epoch *k* - 1) that got no Pong are sent again; the PE the session fails over to
 continues the ReplyNo sequence from the Cookie Echo.
+
+A Ping is told as "sent" only once it is on its way to a PE: while the session has no PE yet
+(or is failing over), it is told as queued, and as sent when the session connects.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ import trio
 
 from rserpool.drivers.pool_user import PoolUserSession
 from rserpool.proto.services import PINGPONG_PPID, PingPongClient
-from rserpool.proto.session import DataReceived, FailoverComplete, FailoverNecessary
+from rserpool.proto.session import (
+    DataReceived,
+    FailoverComplete,
+    FailoverNecessary,
+    SessionConnected,
+)
 from rserpool.wire.text import ident
 
 
@@ -28,6 +36,8 @@ class PingPongRun:
     resent: int = 0
     failovers: int = 0
     epoch_of: dict[int, int | None] = field(default_factory=dict)  # message no -> epoch
+    queued: list[int] = field(default_factory=list)  # message nos held for the next PE
+    queued_out: int = 0  # how many of ``queued`` went out so far (and were told)
 
 
 async def run_pingpong(
@@ -44,6 +54,13 @@ async def run_pingpong(
     run = PingPongRun()
     client = run.client
     all_sent = trio.Event()
+
+    def tell_released() -> None:
+        """The queued Pings that went out when the session connected."""
+        out = min(session.released, len(run.queued))
+        for n in run.queued[run.queued_out : out]:
+            say(f"Message #{n} sent (it was queued)")
+        run.queued_out = max(run.queued_out, out)
 
     async def receive() -> None:
         failovers_seen = 0
@@ -79,6 +96,10 @@ async def run_pingpong(
                 run.failovers += 1
                 echo = " with Cookie Echo" if item.cookie_echoed else ""
                 say(f"FAILOVER done: now at PE {ident(item.pe_id)}{echo}")
+                tell_released()
+            elif isinstance(item, SessionConnected):
+                say(f"Session: connected to PE {ident(item.pe_id)}")
+                tell_released()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(receive)
@@ -86,11 +107,19 @@ async def run_pingpong(
         while count == 0 or n < count:
             n += 1
             data = client.ping(bytes(size))
-            run.epoch_of[n] = await session.send(data, PINGPONG_PPID)
+            run.epoch_of[n] = epoch = await session.send(data, PINGPONG_PPID)
             run.sent += 1
-            say(f"Message #{n} sent")
+            if epoch is not None:
+                say(f"Message #{n} sent")
+            else:
+                run.queued.append(n)
+                why = "failing over to another PE" if session.epoch else "no PE yet"
+                say(f"Message #{n} queued: {why}")
+                tell_released()
             await trio.sleep(interval)
         all_sent.set()
+        if session.held:  # the answer time starts when the last Ping is out
+            await session.wait_connected()
         if not client.outstanding:
             nursery.cancel_scope.cancel()
         with trio.move_on_after(answer_timeout):

@@ -105,6 +105,8 @@ class PoolUserSession:
         self.failovers = 0  # FailoverComplete so far
         self.epoch = 0  # FailoverNecessary so far: which association data went to
         self.cookie: bytes | None = None  # the latest ASAP Cookie from a PE
+        self.held = 0  # messages held now for the next PE (no PE yet, or failing over)
+        self.released = 0  # held messages that went out since, in the order they were sent
         self._changed = trio.Event()
 
     def __repr__(self) -> str:
@@ -139,6 +141,10 @@ class PoolUserSession:
         for the next PE. After reading the *k*-th ``FailoverNecessary``, an application resends
         what it sent in epoch *k* - 1 and got no answer for (the failed PE took it along);
         what was held is delivered after the Cookie Echo anyway.
+
+        What was held goes out, in order, when the session connects (``SessionConnected`` or
+        ``FailoverComplete``): :attr:`released` counts those, :attr:`held` what still waits.
+        The *n*-th message ``send`` returned None for has gone out once ``released >= n``.
         """
         while True:
             if self.state is None:
@@ -146,6 +152,8 @@ class PoolUserSession:
             direct = self.state is SessionState.ESTABLISHED
             epoch = self.epoch
             if self.node.pu_core.send(self.id, data, ppid):
+                if not direct:
+                    self.held += 1
                 break
             await self._changed.wait()  # the hold queue is full: wait for a connection
         await self.node.flush()
@@ -316,8 +324,11 @@ class PoolUserNode(AsapClientDriver):
                 return
             if isinstance(event, CookieReceived):
                 session.cookie = event.cookie
-            elif isinstance(event, FailoverComplete):
-                session.failovers += 1
+            elif isinstance(event, SessionConnected | FailoverComplete):
+                session.released += session.held  # the core sent what it held
+                session.held = 0
+                if isinstance(event, FailoverComplete):
+                    session.failovers += 1
             elif isinstance(event, FailoverNecessary):
                 session.epoch += 1
             session.inbox.put(event)

@@ -153,6 +153,49 @@ class RegistrarAnnounced(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrarConnecting(Event):
+    """The server hunt tries a registrar (a :class:`ConnectRegistrar` went out).
+
+    ``server_id`` is set when the address came from a Server Announce (None: a static
+    registrar); ``trial`` counts the attempts at this address since the PE or PU started.
+    """
+
+    attempt: int
+    address: TransportAddress
+    server_id: int | None
+    trial: int
+
+    def __str__(self) -> str:
+        source = "static" if self.server_id is None else f"announced by {self.server_id:#010x}"
+        return f"RegistrarConnecting: {self.address} ({source}), trial {self.trial}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarConnectFailed(Event):
+    """A connect attempt of the server hunt failed: refused, aborted, timed out, ..."""
+
+    attempt: int
+    address: TransportAddress
+    reason: str
+
+    def __str__(self) -> str:
+        return f"RegistrarConnectFailed: {self.address}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHuntWaiting(Event):
+    """Every known registrar was tried in this round; the next round starts in ``delay``
+    ms (T5-serverHunt, doubling up to RETRAN-max), or sooner when a Server Announce names
+    a registrar not tried yet."""
+
+    delay: int
+    candidates: int
+
+    def __str__(self) -> str:
+        return f"ServerHuntWaiting: next round in {self.delay} ms ({self.candidates} known)"
+
+
+@dataclass(frozen=True, slots=True)
 class MessageIgnored(Event):
     """Input that was dropped (``channel``: "registrar", "announce" or "session")."""
 

@@ -126,6 +126,26 @@ class UnreachableReported(Event):
         return f"UnreachableReported: {self.pool_handle!r} PE {self.pe_id:#010x}"
 
 
+@dataclass(frozen=True, slots=True)
+class NoPoolElement(Event):
+    """A session found no PE to connect to (``cause``: the registrar's Operation Error cause,
+    0x0009 unknown pool handle; None: an empty answer, every PE avoided after a failure, or no
+    registrar answered); it resolves again in ``retry_in`` ms."""
+
+    session: int
+    pool_handle: bytes
+    cause: int | None
+    reason: str
+    retry_in: int
+
+    def __str__(self) -> str:
+        cause = "" if self.cause is None else f" cause {self.cause:#06x}"
+        return (
+            f"NoPoolElement: session {self.session} {self.pool_handle!r}{cause}: {self.reason}, "
+            f"retry in {self.retry_in} ms"
+        )
+
+
 # ------------------------------------------------------------------------------- state
 
 
@@ -422,8 +442,10 @@ class PoolUserCore(RegistrarClient):
         deadline = now + self.config.session_connect_timeout
         self._timers.set((Timer.SESSION_CONNECT, connection), deadline)
 
-    def _wait(self, s: _Session, now: int) -> None:
+    def _wait(self, s: _Session, now: int, cause: int | None, reason: str) -> None:
         s.state = SessionState.WAITING
+        retry = self.config.session_retry_delay
+        self._emit(NoPoolElement(s.session, s.pool_handle, cause, reason, retry))
         self._timers.set((Timer.SESSION_RETRY, s.session), now + self.config.session_retry_delay)
 
     # ------------------------------------------------------------------ hooks
@@ -483,7 +505,8 @@ class PoolUserCore(RegistrarClient):
             if chosen:
                 self._connect(s, chosen[0], now)
             else:
-                self._wait(s, now)
+                reason = "every pool element failed lately" if usable else "no usable address"
+                self._wait(s, now, None, reason)
 
     def _resolution_failed(
         self, pending: _Resolution, cause: int | None, reason: str, now: int
@@ -493,7 +516,7 @@ class PoolUserCore(RegistrarClient):
         for session_id in pending.sessions:
             s = self._sessions.get(session_id)
             if s is not None and s.state is SessionState.RESOLVING:
-                self._wait(s, now)
+                self._wait(s, now, cause, reason)
 
     def _on_request_failed(self, request: Request, reason: str, now: int) -> None:
         pending = request.context

@@ -12,7 +12,10 @@ times (RFC 5352 §3.7).
 
 Connecting is the driver's business: the core asks with :class:`ConnectRegistrar` (a token,
 ``attempt``, and the registrar's transport address) and is told the outcome with
-:meth:`RegistrarClient.registrar_connected` or :meth:`RegistrarClient.registrar_connect_failed`.
+:meth:`RegistrarClient.registrar_connected` or :meth:`RegistrarClient.registrar_connect_failed`
+(with the reason, as the driver words it: "connection refused", ...). The hunt reports its
+progress as events: :class:`RegistrarConnecting` for every attempt, :class:`RegistrarConnectFailed`
+for every failure (a timeout included), :class:`ServerHuntWaiting` when a round is over.
 A late success for an attempt the core gave up on is answered with an :class:`Abort`.
 :class:`CancelConnect` withdraws an attempt still under way (the driver may ignore it; the
 core aborts the association should it come up anyway).
@@ -45,8 +48,11 @@ from rserpool.proto.hunt_types import (
     HomeRegistrarLost,
     MessageIgnored,
     RegistrarAnnounced,
+    RegistrarConnectFailed,
+    RegistrarConnecting,
     RegistrarHuntConfig,
     ServerHuntStarted,
+    ServerHuntWaiting,
     Timer,
     TimerKey,
 )
@@ -77,9 +83,12 @@ __all__ = [
     "MessageIgnored",
     "RegistrarAnnounced",
     "RegistrarClient",
+    "RegistrarConnectFailed",
+    "RegistrarConnecting",
     "RegistrarHuntConfig",
     "Request",
     "ServerHuntStarted",
+    "ServerHuntWaiting",
     "Timer",
     "TimerKey",
 ]
@@ -108,6 +117,7 @@ class Request:
 @dataclass(slots=True)
 class _Attempt:
     to: TransportAddress
+    started: int = 0
 
 
 @dataclass(slots=True)
@@ -135,6 +145,7 @@ class RegistrarClient:
         self._t5 = hunt.server_hunt_timeout
         self._tried: set[TransportAddress] = set()
         self._attempts: dict[int, _Attempt] = {}
+        self._trials: dict[TransportAddress, int] = {}  # connect attempts per address, ever
         self._next_attempt = 1
         self._outstanding: deque[Request] = deque()  # sent on the home association
         self._waiting: deque[Request] = deque()  # for the next home
@@ -236,13 +247,19 @@ class RegistrarClient:
         home = HomeRegistrar(assoc_id, address, None if entry is None else entry.server_id)
         self._adopt(home, HomeChangeReason.SERVER_HUNT, now)
 
-    def registrar_connect_failed(self, attempt: int, now: int) -> None:
-        """The association of ``attempt`` could not be set up (SH4: try another address)."""
-        if self._attempts.pop(attempt, None) is None:
+    def registrar_connect_failed(
+        self, attempt: int, now: int, reason: str = "connection failed"
+    ) -> None:
+        """The association of ``attempt`` could not be set up (SH4: try another address);
+        ``reason`` says why, for the user ("connection refused", ...)."""
+        record = self._attempts.pop(attempt, None)
+        if record is None:
             return
         self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
+        self._emit(RegistrarConnectFailed(attempt, record.to, reason))
         if self._hunting:
             self._connect_more(now)
+            self._tell_waiting(now)
 
     # ------------------------------------------------------------------ input: association
 
@@ -311,10 +328,14 @@ class RegistrarClient:
             self._announced.pop(subject, None)
         elif timer is Timer.REGISTRAR_CONNECT:
             assert isinstance(subject, int)
-            if subject in self._attempts:
+            record = self._attempts.get(subject)
+            if record is not None:
                 self._cancel_attempt(subject)
+                waited = (now - record.started) / 1000
+                self._emit(RegistrarConnectFailed(subject, record.to, f"timed out ({waited:g} s)"))
                 if self._hunting:
                     self._connect_more(now)
+                    self._tell_waiting(now)
         elif timer is Timer.T5_SERVER_HUNT:
             self._t5_expired(now)
         elif timer is Timer.T1_ENRP_REQUEST and self._outstanding:
@@ -408,6 +429,7 @@ class RegistrarClient:
         self._emit(ServerHuntStarted(len(self.known_registrars())))
         self._timers.set((Timer.T5_SERVER_HUNT, None), now + self._t5)
         self._connect_more(now)
+        self._tell_waiting(now)
 
     def _stop_hunt(self) -> None:
         self._hunting = False
@@ -429,11 +451,22 @@ class RegistrarClient:
         for address in self._candidates()[: max(0, limit - len(self._attempts))]:
             attempt = self._next_attempt
             self._next_attempt += 1
-            self._attempts[attempt] = _Attempt(address)
+            self._attempts[attempt] = _Attempt(address, now)
             self._tried.add(address)
+            self._trials[address] = trial = self._trials.get(address, 0) + 1
+            entry = self._announced.get(address)
+            server_id = None if entry is None else entry.server_id
+            self._emit(RegistrarConnecting(attempt, address, server_id, trial))
             self._act(ConnectRegistrar(attempt, address))
             deadline = now + self.hunt_config.connect_timeout
             self._timers.set((Timer.REGISTRAR_CONNECT, attempt), deadline)
+
+    def _tell_waiting(self, now: int) -> None:
+        """Nothing under way in this round: say when the next one starts."""
+        if self._hunting and not self._attempts:
+            deadline = self._timers.get((Timer.T5_SERVER_HUNT, None))
+            if deadline is not None:
+                self._emit(ServerHuntWaiting(deadline - now, len(self.known_registrars())))
 
     def _cancel_attempt(self, attempt: int) -> None:
         self._attempts.pop(attempt, None)
@@ -444,8 +477,9 @@ class RegistrarClient:
         """SH5: stop this round's attempts, double T5 (capped), start a new round."""
         if not self._hunting:
             return
-        for attempt in list(self._attempts):
+        for attempt, record in list(self._attempts.items()):
             self._cancel_attempt(attempt)
+            self._emit(RegistrarConnectFailed(attempt, record.to, "no answer in this hunt round"))
         self._t5 = min(2 * self._t5, self.hunt_config.server_hunt_max)
         self._tried.clear()
         if not self._needs_registrar():
@@ -453,6 +487,7 @@ class RegistrarClient:
             return
         self._timers.set((Timer.T5_SERVER_HUNT, None), now + self._t5)
         self._connect_more(now)
+        self._tell_waiting(now)
 
     # ------------------------------------------------------------------ hooks
 

@@ -25,10 +25,12 @@ def test_rsplib_spellings_of_rspserver() -> None:
                   "-policy=WeightedRoundRobin:5", "-local=192.0.2.1,192.0.2.2:7000",
                   "-rereginterval=1000"])  # fmt: skip
     assert args.service == "pingpong" and args.pool_handle == "PP"
-    assert args.registrar == ["10.0.0.1:3863", "10.0.0.2:3863,10.1.0.2"]
+    assert [str(r) for r in args.registrar] == ["10.0.0.1:3863", "10.0.0.2,10.1.0.2:3863"]
     assert args.identifier == 0x2001 and args.rereg_interval == 1000
     assert args.policy.policy_type is PolicyType.WEIGHTED_ROUND_ROBIN and args.policy.weight == 5
-    assert parse_local(args.local) == (["192.0.2.1", "192.0.2.2"], 7000)
+    assert (
+        args.local == parse_local("192.0.2.1,192.0.2.2:7000") == (["192.0.2.1", "192.0.2.2"], 7000)
+    )
 
 
 def test_log_file_options_are_noted_and_ignored_log_level_is_mapped() -> None:
