@@ -78,10 +78,14 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
+        default = action.default
         if (
             "default" in text
             or action.nargs == 0
-            or action.default in (None, False, [], argparse.SUPPRESS)
+            or default is None
+            or default is False  # not 0: a default of 0 is shown
+            or default == []
+            or default == argparse.SUPPRESS
         ):
             return text
         return super()._get_help_string(action)
@@ -172,6 +176,28 @@ def integer(low: int | None = None, high: int | None = None) -> Callable[[str], 
     """An argparse ``type`` for an integer within ``[low, high]``."""
     parse = number(int, low, high)
     return lambda text: int(parse(text))
+
+
+def positive(
+    kind: Callable[[str], float] = float, high: float | None = None
+) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number above 0 (a timeout, an interval)."""
+    parse = number(kind, None, high)
+
+    def parse_positive(text: str) -> float:
+        value = parse(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+
+    parse_positive.__name__ = kind.__name__
+    return parse_positive
+
+
+def spelled(option: str) -> str:
+    """``option`` as the user spelled it (``--max-hr-rate`` → ``-maxhrrate`` when the
+    RSPLIB spelling was used), for messages about it outside argparse."""
+    return Parser.spellings.get(option, option)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -2,18 +2,27 @@
 
 Like RSPLIB's ``hsdump``, it talks ENRP to the registrar's ENRP port (default 9901), posing as
 a registrar for a moment (:mod:`rserpool.proto.hsdump` explains the conversation). It works
-against ``rserpool registrar`` and ``rspregistrar`` alike.
+against ``rserpool registrar`` and ``rspregistrar`` alike. ``--json`` prints the same as one
+JSON document (:func:`rserpool.proto.hsdump.dump_document`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 
 import trio
 
-from rserpool.cli.options import parse_ip, split_host_port, translate_rsplib
+from rserpool.cli import common
+from rserpool.cli.common import CommandError, add_logging_options, positive
+from rserpool.cli.options import parse_remote, translate_rsplib
+from rserpool.proto.common import IPAddress
+from rserpool.transport import Host
 from rserpool.wire.constants import ENRP_PORT
+
+
+def parse_registrar(text: str) -> tuple[tuple[IPAddress, ...], int]:
+    return parse_remote(text, ENRP_PORT)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,13 +32,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Connect to a registrar's ENRP endpoint, send Presence, List Request and Handle "
             "Table Request (following More-to-send), and print its peers and every pool "
-            "element with home registrar, life, policy, transports and checksum."
+            "element with home registrar, life, policy, transports and checksum. Exit status "
+            "0 when the whole handle table arrived, 1 otherwise."
         ),
     )
-    p.add_argument("registrar", metavar="ADDR[:PORT][,ADDR...]",
-                   help="the registrar's ENRP endpoint (default port 9901)")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                   help="give up after this many seconds (default 30)")  # fmt: skip
+    p.add_argument("registrar", type=parse_registrar, metavar="REGISTRAR",
+                   help="the registrar's ENRP endpoint, ADDR[:PORT][,ADDR...] (port 9901 "
+                        "unless given; more addresses for a multi-homed registrar)")  # fmt: skip
+    p.add_argument("--timeout", type=positive(float), default=30.0, metavar="S",
+                   help="give up after this many seconds")  # fmt: skip
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document instead of text: the peers, every pool and "
+                        "PE with all fields and its checksum, the ownership checksums and "
+                        "whether the dump is complete (default: text)")  # fmt: skip
+    add_logging_options(p)
     p.set_defaults(func=run)
 
 
@@ -38,31 +54,30 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        first, *rest = args.registrar.split(",")
-        host, port = split_host_port(first, ENRP_PORT)
-        addresses = [parse_ip(host), *(parse_ip(a) for a in rest)]
-    except argparse.ArgumentTypeError as exc:
-        print(f"rserpool hsdump: {exc}", file=sys.stderr)
-        return 2
-    remote = [(str(a), port or ENRP_PORT) for a in addresses]
-    return trio.run(_dump, remote, args.registrar, args.timeout)
+    return common.run(args, main)
 
 
-async def _dump(remote: list[tuple[str, int]], name: str, seconds: float) -> int:
+async def main(args: argparse.Namespace, host: Host | None = None) -> int:
+    """Dump the registrar ``args.registrar`` and print it; ``host`` defaults to kernel SCTP."""
     from rserpool.drivers.hsdump import HsdumpError, dump_handlespace
-    from rserpool.proto.hsdump import render_dump
-    from rserpool.transport.kernel import KernelHost
+    from rserpool.proto.hsdump import dump_document, render_dump
 
+    if host is None:
+        from rserpool.transport.kernel import KernelHost
+
+        host = KernelHost()
+    addresses, port = args.registrar
+    remote = [(str(a), port) for a in addresses]
+    name = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses) + f":{port}"
     try:
-        with trio.fail_after(seconds):
-            dump = await dump_handlespace(KernelHost(), remote)
+        with trio.fail_after(args.timeout):
+            dump = await dump_handlespace(host, remote)
     except HsdumpError as exc:
-        print(f"rserpool hsdump: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc)) from exc
     except trio.TooSlowError:
-        print(f"rserpool hsdump: no complete answer from {name} within {seconds} s",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    print(render_dump(dump, name), end="", flush=True)
+        raise CommandError(f"no complete answer from {name} within {args.timeout:g} s") from None
+    if args.json:
+        print(json.dumps(dump_document(dump, name), indent=2), flush=True)
+    else:
+        print(render_dump(dump, name), end="", flush=True)
     return 0 if dump.table_complete and not dump.table_rejected else 1

@@ -103,22 +103,61 @@ def split_host_port(text: str, default_port: int | None) -> tuple[str, int | Non
     if not port:
         return host, default_port
     if not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"bad port in {text!r}")
+        raise argparse.ArgumentTypeError(f"bad port in {text!r} (a port is 0..65535)")
     return host, int(port)
 
 
 def parse_endpoint(text: str, default_port: int) -> tuple[tuple[IPAddress, ...], int]:
     """RSPLIB's multi-homed spelling ``addr:port{,addr}``; ``auto`` = every address, a port
-    chosen by the kernel (as ``rspregistrar -asap=auto``); ``0.0.0.0``/``::`` = every
-    address."""
+    chosen by the kernel (as ``rspregistrar -asap=auto``); ``0.0.0.0``/``::`` alone = every
+    address (it cannot be combined with other addresses). Multicast and broadcast addresses
+    and repeated addresses are refused."""
     if text == "auto":
         return (), 0
     first, *rest = text.split(",")
     host, port = split_host_port(first, default_port)
     addresses = [parse_ip(host), *(parse_ip(a) for a in rest)]
     if any(a.is_unspecified for a in addresses):
+        if len(addresses) > 1:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {_unspecified(addresses)} means every address of this host and "
+                "cannot be combined with other addresses"
+            )
         addresses = []
+    _check_unicast(text, addresses)
     return tuple(addresses), default_port if port is None else port
+
+
+def parse_remote(text: str, default_port: int) -> tuple[tuple[IPAddress, ...], int]:
+    """Someone else's multi-homed endpoint ``addr[:port]{,addr}``: unicast addresses only
+    (neither ``0.0.0.0`` nor multicast) and a port other than 0."""
+    first, *rest = text.split(",")
+    host, port = split_host_port(first, default_port)
+    addresses = [parse_ip(host), *(parse_ip(a) for a in rest)]
+    if any(a.is_unspecified for a in addresses):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {_unspecified(addresses)} is no address to connect to"
+        )
+    _check_unicast(text, addresses)
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: port 0 is no port to connect to")
+    return tuple(addresses), default_port if port is None else port
+
+
+def _unspecified(addresses: Sequence[IPAddress]) -> str:
+    return next(str(a) for a in addresses if a.is_unspecified)
+
+
+def _check_unicast(text: str, addresses: Sequence[IPAddress]) -> None:
+    for address in addresses:
+        broadcast = address.version == 4 and str(address) == "255.255.255.255"
+        if address.is_multicast or broadcast:
+            kind = "a multicast" if address.is_multicast else "the broadcast"
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {address} is {kind} address, not one of an SCTP endpoint"
+            )
+    if len(set(addresses)) != len(addresses):
+        raise argparse.ArgumentTypeError(f"{text!r}: an address is given twice")
 
 
 def parse_identifier(text: str) -> int:
@@ -144,5 +183,10 @@ def parse_group(text: str, default: tuple[str, int]) -> tuple[str, int] | None:
     host, port = split_host_port(text, default[1])
     address = parse_ip(host)
     if not address.is_multicast:
-        raise argparse.ArgumentTypeError(f"not a multicast address: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a multicast address: {text!r} (give auto, off or a group such as "
+            f"{default[0]}:{default[1]})"
+        )
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: port 0 is no port for a multicast group")
     return str(address), default[1] if port is None else port

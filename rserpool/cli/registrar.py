@@ -4,34 +4,54 @@
         --peer 198.51.100.2 --identifier 0x101
 
 ``rspregistrar``'s spellings work too (``-asap=...``, ``-peer=...``, ``-identifier=...``,
-``-minaddressscope=sitelocal``, the timer options, ...), so RSPLIB scripts run unchanged.
+``-minaddressscope=sitelocal``, the timer options, ``-statsfile=``, ...), so RSPLIB scripts run
+unchanged.
+
+Every option is checked before the registrar starts: a bad value is one line naming the option
+as it was typed, exit status 2. A timer outside RSPLIB's range is clamped into it, as
+``rspregistrar`` does, but with a warning line (RSPLIB does it silently). An ``--asap``,
+``--enrp`` or ``--peer`` address below ``--min-address-scope`` is refused: PEs and peers
+reaching the registrar over it would be refused in turn.
+
+Statistics (``--stats-file``, SIGUSR1) are one JSON document,
+:meth:`rserpool.drivers.registrar.Registrar.statistics_document`; docs/registrar.md shows one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import fields
+from pathlib import Path
+from typing import Any
 
 import trio
 
+from rserpool.cli import common
+from rserpool.cli.common import UsageError, add_logging_options, integer, number, say, spelled
 from rserpool.cli.options import (
     parse_endpoint,
     parse_group,
     parse_identifier,
-    parse_ip,
-    split_host_port,
+    parse_remote,
     translate_rsplib,
 )
-from rserpool.proto.common import TransportAddress
+from rserpool.proto.common import IPAddress, TransportAddress
 from rserpool.proto.registrar import RegistrarConfig
-from rserpool.scope import AddressScope
+from rserpool.proto.registrar.config import RSPLIB_TIMER_RANGES
+from rserpool.scope import AddressScope, address_scope
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, ENRP_ANNOUNCE_GROUP
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT
 from rserpool.wire.text import ident
 
+U32 = 0xFFFFFFFF
 # RSPLIB option name -> our option; the timer options keep RSPLIB's units (ms).
 TIMERS = {
     "endpointkeepalivetransmissioninterval": "endpoint_keep_alive_transmission_interval",
@@ -42,6 +62,19 @@ TIMERS = {
     "peermaxtimenoresponse": "peer_max_time_no_response",
     "mentordiscoverytimeout": "mentor_discovery_timeout",
     "takeoverexpiryinterval": "takeover_expiry_interval",
+}
+TIMER_HELP = {
+    "endpoint_keep_alive_transmission_interval": "how often a registered PE is sent Endpoint "
+    "Keep Alive",
+    "endpoint_keep_alive_timeout_interval": "how long to wait for the Endpoint Keep Alive Ack "
+    "before the PE is removed",
+    "server_announce_cycle": "how often a Server Announce goes to the ASAP announce group",
+    "peer_heartbeat_cycle": "how often Presence goes to every peer",
+    "peer_max_time_last_heard": "silence after which a peer is asked for Presence",
+    "peer_max_time_no_response": "how long an asked peer may stay silent before it is removed "
+    "(and its PEs taken over)",
+    "mentor_discovery_timeout": "how long to look for a mentor peer at startup",
+    "takeover_expiry_interval": "how long a takeover waits for every peer's acknowledgement",
 }
 RSPLIB_NAMES = {
     "asap": "--asap",
@@ -58,6 +91,8 @@ RSPLIB_NAMES = {
     "maxelementsperhtrequest": "--max-elements-per-ht-request",
     "maxhrrate": "--max-hr-rate",
     "maxeurate": "--max-eu-rate",
+    "statsfile": "--stats-file",
+    "statsinterval": "--stats-interval",
     **{name: "--" + field.replace("_", "-") for name, field in TIMERS.items()},
 }
 SCOPES = {
@@ -66,7 +101,41 @@ SCOPES = {
     "sitelocal": AddressScope.SITE_LOCAL,
     "global": AddressScope.GLOBAL,
 }
+STATS_INTERVAL = 1000  # ms between two statistics files (RSPLIB's -statsinterval default)
 log = logging.getLogger("rserpool.registrar")
+
+Endpoint = tuple[tuple[IPAddress, ...], int]
+Group = tuple[str, int]
+
+
+def _endpoint(default_port: int) -> Callable[[str], Endpoint]:
+    def endpoint(text: str) -> Endpoint:
+        return parse_endpoint(text, default_port)
+
+    return endpoint
+
+
+def _group(default: Group) -> Callable[[str], Group | None]:
+    def group(text: str) -> Group | None:
+        return parse_group(text, default)
+
+    return group
+
+
+def parse_peer(text: str) -> TransportAddress:
+    """A static peer: ``addr[:port]{,addr}`` (port 9901 unless given)."""
+    addresses, port = parse_remote(text, ENRP_PORT)
+    return TransportAddress(addresses, port)
+
+
+def parse_rate(text: str) -> float:
+    """A rate limit in requests per second: a finite number of at least 0, or -1 (unlimited)."""
+    value = number(float)(text)
+    if value < 0 and value != -1:
+        raise argparse.ArgumentTypeError(
+            f"must be -1 (unlimited) or a rate of at least 0 per second, not {text}"
+        )
+    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,38 +145,82 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Run an RSerPool registrar: PEs register over ASAP, PUs resolve pool handles, "
             "registrars keep their handlespaces in step over ENRP. RSPLIB's rspregistrar "
-            "options (-asap=..., -peer=..., ...) are accepted as well."
+            "options (-asap=..., -peer=..., -statsfile=..., ...) are accepted as well. "
+            "Each accepted, refused or removed registration and each peer is told on standard "
+            "output. SIGUSR1 writes the statistics at once (to --stats-file, or as one JSON "
+            "line on standard output)."
         ),
     )
-    p.add_argument("--asap", default=f"0.0.0.0:{ASAP_PORT}", metavar="ADDR:PORT[,ADDR...]",
-                   help="ASAP SCTP endpoint, multi-homed (default: every address, port 3863; "
-                        "'auto': a kernel-chosen port, as rspregistrar)")  # fmt: skip
-    p.add_argument("--enrp", default=f"0.0.0.0:{ENRP_PORT}", metavar="ADDR:PORT[,ADDR...]",
-                   help="ENRP SCTP endpoint (default: every address, port 9901)")  # fmt: skip
-    p.add_argument("--peer", action="append", default=[], metavar="ADDR[:PORT][,ADDR...]",
-                   help="static ENRP peer (default port 9901); repeatable")  # fmt: skip
-    p.add_argument("--identifier", type=parse_identifier, default=0, metavar="ID",
-                   help="registrar id, 0x... or decimal (default: random)")  # fmt: skip
-    p.add_argument("--asap-announce", default="auto", metavar="auto|off|ADDR:PORT",
-                   help="Server Announce group (auto = 239.0.0.50:3863)")  # fmt: skip
-    p.add_argument("--enrp-announce", default="auto", metavar="auto|off|ADDR:PORT",
-                   help="ENRP Presence multicast group (auto = 239.0.0.51:9901)")  # fmt: skip
-    p.add_argument("--min-address-scope", choices=sorted(SCOPES), default="site-local",
-                   help="smallest address scope accepted from PEs and peers")  # fmt: skip
-    p.add_argument("--max-bad-pe-reports", type=int, default=3)
-    p.add_argument("--max-hr-items", type=int, default=3)
-    p.add_argument("--max-increment", type=int, default=0)
-    p.add_argument("--max-elements-per-ht-request", type=int, default=128)
-    p.add_argument("--max-hr-rate", type=float, default=-1, help="per PU and pool, 1/s")
-    p.add_argument("--max-eu-rate", type=float, default=-1, help="per PU and PE, 1/s")
-    p.add_argument("--support-takeover-suggestion", action="store_true",
-                   help="accepted for RSPLIB compatibility; not acted upon yet")  # fmt: skip
+    a = p.add_argument_group("endpoints")
+    a.add_argument("--asap", type=_endpoint(ASAP_PORT), default=f"0.0.0.0:{ASAP_PORT}",
+                   metavar="ADDR:PORT[,ADDR...]",
+                   help="the ASAP SCTP endpoint (PEs, PUs), multi-homed: a port and one or "
+                        "more addresses, or 0.0.0.0 alone for every address of this host; "
+                        "'auto': every address, a port the kernel chooses (as rspregistrar); "
+                        "every address given must be of at least --min-address-scope")  # fmt: skip
+    a.add_argument("--enrp", type=_endpoint(ENRP_PORT), default=f"0.0.0.0:{ENRP_PORT}",
+                   metavar="ADDR:PORT[,ADDR...]",
+                   help="the ENRP SCTP endpoint (peer registrars), as --asap")  # fmt: skip
+    a.add_argument("--peer", type=parse_peer, action="append", default=[],
+                   metavar="ADDR[:PORT][,ADDR...]",
+                   help="a static ENRP peer (port 9901 unless given); repeat the option for "
+                        "more peers (default: none, peers are found by multicast)")  # fmt: skip
+    a.add_argument("--identifier", type=parse_identifier, default=0, metavar="ID",
+                   help="the registrar id, 0x..., $... or decimal, 1..0xffffffff (default: "
+                        "random, as with 0)")  # fmt: skip
+    a.add_argument("--asap-announce", type=_group(ASAP_ANNOUNCE_GROUP), default="auto",
+                   metavar="auto|off|GROUP[:PORT]",
+                   help="where Server Announces go (auto = 239.0.0.50:3863)")  # fmt: skip
+    a.add_argument("--enrp-announce", type=_group(ENRP_ANNOUNCE_GROUP), default="auto",
+                   metavar="auto|off|GROUP[:PORT]",
+                   help="the ENRP Presence multicast group (auto = 239.0.0.51:9901)")  # fmt: skip
+    a.add_argument("--min-address-scope", choices=sorted(SCOPES), default="site-local",
+                   help="the smallest address scope accepted from PEs and peers: a PE whose "
+                        "addresses are all below it is refused (RSPLIB cause 0xf007/0xf008). "
+                        "PEs and PUs on the registrar's own host connect from loopback "
+                        "addresses: use 'loopback' to try things out on one machine")  # fmt: skip
+
+    lim = p.add_argument_group("limits")
+    lim.add_argument("--max-bad-pe-reports", type=integer(1, U32), default=3, metavar="N",
+                     help="Endpoint Unreachable reports after which a PE is removed")  # fmt: skip
+    lim.add_argument("--max-hr-items", type=integer(1, U32), default=3, metavar="N",
+                     help="PEs per Handle Resolution Response when the PU does not ask for a "
+                          "number (at most 128 are sent)")  # fmt: skip
+    lim.add_argument("--max-increment", type=integer(0, U32), default=0, metavar="N",
+                     help="how far a selection advances a round-robin pool (0: the policy's "
+                          "own)")  # fmt: skip
+    lim.add_argument("--max-elements-per-ht-request", type=integer(1, U32), default=128,
+                     metavar="N", help="PEs per Handle Table Response to a peer")  # fmt: skip
+    lim.add_argument("--max-hr-rate", type=parse_rate, default=-1, metavar="PER_S",
+                     help="Handle Resolutions per second allowed per PU and pool; more are "
+                          "answered 'unknown pool handle' (RSPLIB); -1: unlimited")  # fmt: skip
+    lim.add_argument("--max-eu-rate", type=parse_rate, default=-1, metavar="PER_S",
+                     help="Endpoint Unreachable reports per second counted per PU and PE; "
+                          "more are ignored; -1: unlimited")  # fmt: skip
+    lim.add_argument("--support-takeover-suggestion", action="store_true",
+                     help="accepted for RSPLIB compatibility; not acted upon yet "
+                          "(default: off)")  # fmt: skip
+
+    t = p.add_argument_group(
+        "timers", "in milliseconds; a value outside RSPLIB's range is raised or lowered into "
+        "it with a warning, as rspregistrar does (silently)"
+    )  # fmt: skip
     defaults = RegistrarConfig()
     for field in TIMERS.values():
-        p.add_argument("--" + field.replace("_", "-"), type=int, metavar="MS",
-                       default=getattr(defaults, field))  # fmt: skip
-    p.add_argument("--log-level", default="info",
-                   choices=["debug", "info", "warning", "error"])  # fmt: skip
+        low, high = RSPLIB_TIMER_RANGES[field]
+        t.add_argument("--" + field.replace("_", "-"), type=integer(1, U32), metavar="MS",
+                       default=getattr(defaults, field),
+                       help=f"{TIMER_HELP[field]} ({low}..{high})")  # fmt: skip
+
+    s = p.add_argument_group("statistics")
+    s.add_argument("--stats-file", type=Path, default=None, metavar="PATH",
+                   help="write the statistics as one JSON document to PATH every "
+                        "--stats-interval (replaced atomically: a reader never sees half a "
+                        "file) and on SIGUSR1 (default: none; SIGUSR1 then prints one JSON "
+                        "line)")  # fmt: skip
+    s.add_argument("--stats-interval", type=integer(100, U32), default=STATS_INTERVAL,
+                   metavar="MS", help="how often --stats-file is written")  # fmt: skip
+    add_logging_options(p)
     p.set_defaults(func=run)
 
 
@@ -116,31 +229,30 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
     return translate_rsplib(argv, RSPLIB_NAMES, flags)
 
 
-def parse_peer(text: str) -> TransportAddress:
-    first, *rest = text.split(",")
-    host, port = split_host_port(first, ENRP_PORT)
-    return TransportAddress((parse_ip(host), *(parse_ip(a) for a in rest)), port or ENRP_PORT)
-
-
 Groups = dict[str, tuple[str, int]]
 
 
 def build_config(args: argparse.Namespace) -> tuple[RegistrarConfig, Groups]:
-    """The core's configuration and the driver's announce groups."""
-    asap_addresses, asap_port = parse_endpoint(args.asap, ASAP_PORT)
-    enrp_addresses, enrp_port = parse_endpoint(args.enrp, ENRP_PORT)
-    asap_group = parse_group(args.asap_announce, ASAP_ANNOUNCE_GROUP)
-    enrp_group = parse_group(args.enrp_announce, ENRP_ANNOUNCE_GROUP)
+    """The core's configuration and the driver's announce groups.
+
+    Raises :class:`UsageError` for an address below the minimum address scope."""
+    asap_addresses, asap_port = args.asap
+    enrp_addresses, enrp_port = args.enrp
+    scope = SCOPES[args.min_address_scope]
+    check_scope("--asap", asap_addresses, scope, "PEs and PUs would be refused")
+    check_scope("--enrp", enrp_addresses, scope, "peers would ignore it")
+    for peer in args.peer:
+        check_scope("--peer", peer.addresses, scope, "it would be ignored")
     config = RegistrarConfig.rsplib_clamped(
         server_id=args.identifier,
         asap_addresses=asap_addresses,
         asap_port=asap_port,
         enrp_addresses=enrp_addresses,
         enrp_port=enrp_port,
-        asap_announce=asap_group is not None,
-        enrp_announce=enrp_group is not None,
-        static_peers=tuple(parse_peer(p) for p in args.peer),
-        min_address_scope=SCOPES[args.min_address_scope],
+        asap_announce=args.asap_announce is not None,
+        enrp_announce=args.enrp_announce is not None,
+        static_peers=tuple(args.peer),
+        min_address_scope=scope,
         max_bad_pe_reports=args.max_bad_pe_reports,
         max_hr_items=args.max_hr_items,
         max_increment=args.max_increment,
@@ -151,10 +263,47 @@ def build_config(args: argparse.Namespace) -> tuple[RegistrarConfig, Groups]:
         **{field: getattr(args, field) for field in TIMERS.values()},
     )
     extras: Groups = {
-        "asap_announce_group": asap_group or ASAP_ANNOUNCE_GROUP,
-        "enrp_announce_group": enrp_group or ENRP_ANNOUNCE_GROUP,
+        "asap_announce_group": args.asap_announce or ASAP_ANNOUNCE_GROUP,
+        "enrp_announce_group": args.enrp_announce or ENRP_ANNOUNCE_GROUP,
     }
     return config, extras
+
+
+def check_scope(
+    option: str, addresses: tuple[IPAddress, ...], scope: AddressScope, consequence: str
+) -> None:
+    """Refuse an address below ``scope``, telling which ``--min-address-scope`` admits it."""
+    for address in addresses:
+        found = address_scope(address)
+        if found >= scope:
+            continue
+        kind = found.name.lower().replace("_", "-")
+        wanted = "loopback" if found < AddressScope.SITE_LOCAL else "site-local"
+        rsplib = spelled(option) != option or spelled("--min-address-scope").startswith("-m")
+        fix = f"-minaddressscope={wanted}" if rsplib else f"--min-address-scope {wanted}"
+        raise UsageError(
+            f"argument {spelled(option)}: {address} is a {kind} address, below the minimum "
+            f"address scope {args_scope_name(scope)} ({consequence}): add {fix}, or give an "
+            "address of a larger scope"
+        )
+
+
+def args_scope_name(scope: AddressScope) -> str:
+    return scope.name.lower().replace("_", "-")
+
+
+def clamp_warnings(args: argparse.Namespace) -> list[str]:
+    """One warning per timer outside RSPLIB's range (the configuration clamps it)."""
+    lines = []
+    for field in TIMERS.values():
+        value = getattr(args, field)
+        low, high = RSPLIB_TIMER_RANGES[field]
+        option = spelled("--" + field.replace("_", "-"))
+        if value < low:
+            lines.append(f"{option} {value} ms is below RSPLIB's minimum {low} ms: using {low}")
+        elif value > high:
+            lines.append(f"{option} {value} ms is above RSPLIB's maximum {high} ms: using {high}")
+    return lines
 
 
 def banner(config: RegistrarConfig, extras: Groups) -> str:
@@ -165,7 +314,7 @@ def banner(config: RegistrarConfig, extras: Groups) -> str:
         if isinstance(value, tuple):
             value = ", ".join(str(v) for v in value) or "-"
         elif isinstance(value, AddressScope):
-            value = value.name.lower().replace("_", "-")
+            value = args_scope_name(value)
         elif f.name == "server_id":
             value = ident(value) if value else "random"
         lines.append(f"  {f.name.replace('_', ' '):44} {value}")
@@ -175,40 +324,88 @@ def banner(config: RegistrarConfig, extras: Groups) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        stream=sys.stdout,
-    )
     try:
-        config, extras = build_config(args)
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        print(f"rserpool registrar: {exc}", file=sys.stderr)
+        config, groups = build_config(args)
+    except UsageError as exc:  # told like argparse's own usage errors
+        print(f"{args.prog}: error: {exc} (see {args.prog} --help)", file=sys.stderr)
         return 2
-    print(banner(config, extras), flush=True)
-    trio.run(_serve, config, extras)
-    return 0
+    return common.run(args, lambda args: serve(args, config, groups))
 
 
-async def _serve(config: RegistrarConfig, groups: Groups) -> None:
+async def serve(args: argparse.Namespace, config: RegistrarConfig, groups: Groups) -> int:
+    """Run the registrar on kernel SCTP until cancelled (SIGINT/SIGTERM: common.run)."""
     from rserpool.drivers.registrar import Registrar
     from rserpool.transport.kernel import KernelHost
 
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-            registrar = Registrar(
-                KernelHost(),
-                config,
-                asap_announce_group=groups["asap_announce_group"],
-                enrp_announce_group=groups["enrp_announce_group"],
-            )
-            await nursery.start(registrar.run)
-            print(
-                f"Registrar {ident(registrar.server_id)} running: ASAP {registrar.asap_address}, "
-                f"ENRP {registrar.enrp_address}",
-                flush=True,
-            )
-            async for signum in signals:
-                log.info("%s: shutting down", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
+    for line in clamp_warnings(args):
+        log.warning("%s", line)
+    registrar = Registrar(
+        KernelHost(),
+        config,
+        asap_announce_group=groups["asap_announce_group"],
+        enrp_announce_group=groups["enrp_announce_group"],
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(registrar.run)
+        say(banner(registrar.config, groups))
+        say(
+            f"Registrar {ident(registrar.server_id)} running: ASAP {registrar.asap_address}, "
+            f"ENRP {registrar.enrp_address}"
+        )
+        stats = StatisticsWriter(registrar.statistics_document, args.stats_file)
+        if args.stats_file is not None:
+            nursery.start_soon(stats.every, args.stats_interval / 1000)
+        nursery.start_soon(stats.on_signal)
+    return 0
+
+
+class StatisticsWriter:
+    """Writes ``document()`` as JSON to ``path`` (atomically), or to standard output."""
+
+    def __init__(self, document: Callable[[], dict[str, Any]], path: Path | None) -> None:
+        self.document = document
+        self.path = path
+        self.failed = False
+
+    def write(self) -> None:
+        document = self.document()
+        if self.path is None:
+            print(json.dumps(document, separators=(",", ":")), flush=True)
+            return
+        try:
+            write_atomically(self.path, json.dumps(document, indent=2) + "\n")
+        except OSError as exc:
+            if not self.failed:  # once, not every interval
+                log.warning("cannot write the statistics to %s: %s", self.path, exc.strerror)
+            self.failed = True
+        else:
+            self.failed = False
+
+    async def every(self, seconds: float) -> None:
+        while True:
+            self.write()
+            await trio.sleep(seconds)
+
+    async def on_signal(self) -> None:
+        """SIGUSR1: write now (where the platform has SIGUSR1)."""
+        usr1 = getattr(signal, "SIGUSR1", None)
+        if usr1 is None:  # pragma: no cover (Windows)
+            return
+        with trio.open_signal_receiver(usr1) as signals:
+            async for _ in signals:
+                self.write()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``."""
+    directory = path.parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):  # the temporary file must not stay behind
+            os.unlink(temporary)
+        raise

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack, suppress
@@ -42,17 +43,26 @@ from trio_typing import TaskStatus
 
 from rserpool.drivers._clock import CoreClock
 from rserpool.drivers.associations import AssociationTable, parse_ip, transport_of
-from rserpool.drivers.eventlog import event_level, event_text
+from rserpool.drivers.eventlog import event_level, event_text, refusal_text
 from rserpool.proto.common import (
     Abort,
     Action,
     Endpoint,
+    Event,
     IPAddress,
     Multicast,
     Send,
     TransportAddress,
 )
-from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
+from rserpool.proto.registrar import (
+    HandleResolved,
+    PoolElementRegistered,
+    PoolElementRemoved,
+    RateLimited,
+    RegistrarConfig,
+    RegistrarCore,
+    RegistrationRefused,
+)
 from rserpool.scope import AddressScope, address_scope
 from rserpool.transport import (
     ASAP_ANNOUNCE_GROUP,
@@ -71,7 +81,8 @@ from rserpool.transport import (
     TransportError,
     UdpSocket,
 )
-from rserpool.wire.text import ident
+from rserpool.wire import AsapType, EnrpType
+from rserpool.wire.text import cause_text, ident
 
 log = logging.getLogger("rserpool.registrar")
 
@@ -87,12 +98,25 @@ class _Immediate(Protocol):
     def send_nowait(self, assoc_id: int, data: bytes, ppid: int) -> bool: ...
 
 
+def _per_type() -> dict[str, list[int]]:
+    return {"ASAP": [0] * 256, "ENRP": [0] * 256}
+
+
 @dataclass
 class RegistrarStatistics:
-    """Counters for tests and the curious (``Registrar.statistics``)."""
+    """Counters for tests and the curious (``Registrar.statistics``); plain ints and counters,
+    incremented in the driver loop. :meth:`Registrar.statistics_document` presents them."""
 
     received: Counter[str] = field(default_factory=Counter)  # "ASAP", "ENRP", "ENRP multicast"
     sent: Counter[str] = field(default_factory=Counter)  # "ASAP", "ENRP"
+    #: SCTP messages by message type byte (index), per protocol ("ASAP", "ENRP")
+    received_types: dict[str, list[int]] = field(default_factory=_per_type)
+    sent_types: dict[str, list[int]] = field(default_factory=_per_type)
+    registrations_new: int = 0  # PoolElementRegistered with created=True
+    refused: Counter[int] = field(default_factory=Counter)  # Registration refusals by cause
+    removed: Counter[str] = field(default_factory=Counter)  # home and learned PEs, by reason
+    resolutions_failed: int = 0  # Handle Resolutions answered with an Operation Error
+    rate_limited: Counter[str] = field(default_factory=Counter)  # by request name
     multicasts: Counter[str] = field(default_factory=Counter)  # announces/Presences sent
     multicast_failures: int = 0
     connects: int = 0  # associations we started for Send(to=...)
@@ -112,6 +136,8 @@ class _Socket:
     sctp: SctpEndpoint
     table: AssociationTable = field(default_factory=AssociationTable)
     immediate: _Immediate | None = None
+    received_types: list[int] = field(default_factory=lambda: [0] * 256)
+    sent_types: list[int] = field(default_factory=lambda: [0] * 256)
 
     def __post_init__(self) -> None:
         if isinstance(self.sctp, _Immediate):
@@ -155,6 +181,7 @@ class Registrar:
         self._lock = trio.Lock()
         self._clock = CoreClock()
         self._warned: set[Endpoint] = set()
+        self._started = time.monotonic()
 
     # ------------------------------------------------------------------ queries
 
@@ -185,6 +212,75 @@ class Registrar:
         """How many associations the endpoint has (up or starting)."""
         return len(self._sockets[endpoint].table)
 
+    def statistics_document(self) -> dict[str, object]:
+        """The statistics as a JSON-ready document (``rserpool registrar --stats-file``)."""
+        stats, core = self.statistics, self.core
+        handlespace = core.handlespace
+        events = stats.events
+        registered = events["PoolElementRegistered"]
+        resolved = events["HandleResolved"]
+
+        def by_type(counts: list[int], names: type[AsapType] | type[EnrpType]) -> dict[str, int]:
+            found: dict[str, int] = {}
+            for code, count in enumerate(counts):
+                if count:
+                    try:
+                        name = names(code).name
+                    except ValueError:
+                        name = f"type {code:#04x}"
+                    found[name] = count
+            return found
+
+        return {
+            "registrar_id": ident(self.server_id),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "uptime_s": round(time.monotonic() - self._started, 3),
+            "handlespace": {
+                "pools": sum(1 for _ in handlespace.pools()),
+                "pool_elements": len(handlespace),
+                "home_pool_elements": handlespace.owned_count(self.server_id),
+                "checksum": f"{handlespace.ownership_checksum(self.server_id):#06x}",
+            },
+            "peers": len(core.peers()),
+            "asap": {
+                "received": by_type(stats.received_types["ASAP"], AsapType),
+                "sent": by_type(stats.sent_types["ASAP"], AsapType),
+            },
+            "enrp": {
+                "received": by_type(stats.received_types["ENRP"], EnrpType),
+                "sent": by_type(stats.sent_types["ENRP"], EnrpType),
+                "multicast_presences_received": stats.received["ENRP multicast"],
+            },
+            "announces_sent": dict(stats.multicasts),
+            "registrations": {
+                "accepted": registered,
+                "new": stats.registrations_new,
+                "re_registrations": registered - stats.registrations_new,
+                "refused": sum(stats.refused.values()),
+                "refused_by_cause": {cause_text(c): n for c, n in sorted(stats.refused.items())},
+            },
+            "pool_elements_removed": dict(stats.removed),
+            "handle_resolutions": {
+                "answered": resolved - stats.resolutions_failed,
+                "unknown_pool_handle": stats.resolutions_failed,
+            },
+            "rate_limited": dict(stats.rate_limited),
+            "takeovers": {
+                "started": events["TakeoverStarted"],
+                "completed": events["TakeoverCompleted"],
+                "aborted": events["TakeoverAborted"],
+            },
+            "associations": {
+                "up": dict(stats.associations_up),
+                "lost": dict(stats.associations_lost),
+                "aborted": stats.aborts,
+                "started_by_us": stats.connects,
+            },
+            "messages_not_sent": stats.sends_dropped,
+            "multicast_failures": stats.multicast_failures,
+            "internal_errors": stats.internal_errors,
+        }
+
     # ------------------------------------------------------------------ running
 
     async def run(self, task_status: TaskStatus[Registrar] = trio.TASK_STATUS_IGNORED) -> None:
@@ -194,8 +290,12 @@ class Registrar:
             stack.push_async_callback(_close, asap)
             enrp = await self._endpoint(config.enrp_addresses, config.enrp_port)
             stack.push_async_callback(_close, enrp)
-            self._sockets = {Endpoint.ASAP: _Socket(Endpoint.ASAP, asap)}
-            self._sockets[Endpoint.ENRP] = _Socket(Endpoint.ENRP, enrp)
+            types = self.statistics.received_types, self.statistics.sent_types
+            self._sockets = {
+                kind: _Socket(kind, sctp, received_types=types[0][kind.value],
+                              sent_types=types[1][kind.value])
+                for kind, sctp in ((Endpoint.ASAP, asap), (Endpoint.ENRP, enrp))
+            }  # fmt: skip
             if config.asap_announce:  # the announce leaves from the ASAP port (RSPLIB)
                 self._udp[Endpoint.ASAP] = await self.host.udp_socket(asap.port)
                 stack.push_async_callback(_close, self._udp[Endpoint.ASAP])
@@ -211,7 +311,8 @@ class Registrar:
                 enrp_port=enrp.port,
             )
             self._core = RegistrarCore(effective, self.rng, self._clock.now())
-            log.info(
+            self._started = time.monotonic()
+            log.debug(
                 "Registrar %s: ASAP at %s, ENRP at %s",
                 ident(self.server_id),
                 self.asap_address,
@@ -257,6 +358,8 @@ class Registrar:
         now = self._clock.now()
         if isinstance(item, SctpMessage):
             self.statistics.received[kind.value] += 1
+            if item.data:
+                sock.received_types[item.data[0]] += 1
             peer = self._peer_of(sock, item)
             self._guarded(self.core.receive, kind, item.assoc_id, item.ppid, item.data, peer, now)
         elif isinstance(item, CommUp):
@@ -332,10 +435,10 @@ class Registrar:
         try:
             while True:
                 for event in self.core.events():
-                    self.statistics.events[type(event).__name__] += 1
+                    self._count(event)
                     level = event_level(event)
                     if log.isEnabledFor(level):  # render only what is written
-                        log.log(level, "%s", event_text(event))
+                        log.log(level, "%s", self._event_text(event))
                 actions = self.core.outgoing()
                 if not actions:
                     break
@@ -344,6 +447,27 @@ class Registrar:
         finally:
             lock.release()
         self._clock.deadline_changed(self.core.next_deadline())
+
+    def _count(self, event: Event) -> None:
+        stats = self.statistics
+        stats.events[type(event).__name__] += 1
+        if isinstance(event, PoolElementRegistered):
+            stats.registrations_new += event.created
+        elif isinstance(event, HandleResolved):
+            stats.resolutions_failed += event.cause is not None
+        elif isinstance(event, PoolElementRemoved):
+            stats.removed[event.reason.value] += 1
+        elif isinstance(event, RegistrationRefused):
+            stats.refused[event.cause] += 1
+        elif isinstance(event, RateLimited):
+            stats.rate_limited[event.message] += 1
+
+    def _event_text(self, event: Event) -> str:
+        if isinstance(event, RegistrationRefused):
+            sock = self._sockets[Endpoint.ASAP]
+            peer = sock.table.peer(event.assoc_id) or self._refresh_peer(sock, event.assoc_id)
+            return refusal_text(event, peer, self.config.min_address_scope)
+        return event_text(event)
 
     async def _perform(self, action: Action) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -378,6 +502,7 @@ class Registrar:
             if immediate is None or not immediate.send_nowait(assoc_id, data, send.ppid):
                 await sock.sctp.send(assoc_id, data, send.ppid)
             self.statistics.sent[send.endpoint.value] += 1
+            sock.sent_types[data[0]] += 1
         except (TransportError, trio.BrokenResourceError, OSError) as exc:
             self.statistics.sends_dropped += 1
             log.debug("dropped %s: %s", send, exc)

@@ -35,6 +35,8 @@ from rserpool.wire import (
     ServerInformation,
     decode_message_untrusted,
 )
+from rserpool.wire.constants import PolicyType, TransportUse
+from rserpool.wire.params import DccpTransport, OpaqueTransport, Policy, Transport, UnknownPolicy
 from rserpool.wire.text import handle_text, ident, policy_text, transport_text
 
 EMPTY_CHECKSUM = 0xFFFF  # the ownership checksum of no PEs (RSPLIB notes §3.9)
@@ -185,3 +187,93 @@ def render_dump(dump: HandlespaceDump, registrar: str) -> str:
     for note in dump.ignored:
         lines.append(f"(also received: {note})")
     return "\n".join(lines) + "\n"
+
+
+def dump_document(dump: HandlespaceDump, registrar: str) -> dict[str, object]:
+    """The dump as a JSON-ready document (``rserpool hsdump --json``): every field of every
+    peer and PE, the checksums, and whether the answer was complete."""
+    presence = dump.registrar_presence
+    pools = []
+    for handle in sorted(dump.pools):
+        pool = dump.pools[handle]
+        elements = []
+        for pe_id in sorted(pool):
+            pe = pool[pe_id]
+            elements.append(
+                {
+                    "pe_id": ident(pe_id),
+                    "home_registrar_id": ident(pe.home_registrar_id),
+                    "registration_life_ms": (
+                        None if pe.registration_life == 0xFFFFFFFF else pe.registration_life
+                    ),
+                    "policy": _policy(pe.policy),
+                    "user_transport": _transport(pe.user_transport),
+                    "asap_transport": (
+                        None if pe.asap_transport is None else _transport(pe.asap_transport)
+                    ),
+                    "checksum": f"{compute_checksum([(handle, pe_id)]):#06x}",
+                }
+            )
+        pools.append(
+            {"pool_handle": handle_text(handle), "pool_handle_hex": handle.hex(),
+             "pool_elements": elements}
+        )  # fmt: skip
+    return {
+        "registrar": registrar,
+        "registrar_id": None if dump.registrar_id is None else ident(dump.registrar_id),
+        "asked_as_peer": ident(dump.sender_id),
+        "presence_checksum": None if presence is None else f"{presence.pe_checksum:#06x}",
+        "peer_list": (
+            None
+            if dump.peers is None or dump.list_rejected
+            else [
+                {
+                    "server_id": ident(info.server_id),
+                    "transport": _transport(info.transport),
+                    "this_hsdump": info.server_id == dump.sender_id,
+                }
+                for info in dump.peers
+            ]
+        ),
+        "peer_list_rejected": dump.list_rejected,
+        "handle_table_rejected": dump.table_rejected,
+        "complete": dump.table_complete and not dump.table_rejected,
+        "handle_table_responses": dump.responses,
+        "pool_count": len(dump.pools),
+        "pe_count": dump.pe_count(),
+        "pools": pools,
+        "ownership_checksums": [
+            {"home_registrar_id": ident(home), "checksum": f"{checksum:#06x}", "pe_count": count}
+            for home, (checksum, count) in dump.ownership_checksums().items()
+        ],
+        "also_received": list(dump.ignored),
+    }
+
+
+def _transport(t: Transport) -> dict[str, object]:
+    if isinstance(t, OpaqueTransport):
+        return {"protocol": "Opaque", "data": t.data.hex()}
+    document: dict[str, object] = {
+        "protocol": transport_text(t).split(" ", 1)[0],
+        "addresses": [str(a) for a in t.addresses],
+        "port": t.port,
+    }
+    use = getattr(t, "transport_use", None)
+    if use is not None:
+        document["transport_use"] = (
+            "data+control" if use == TransportUse.DATA_PLUS_CONTROL else "data"
+        )
+    if isinstance(t, DccpTransport):
+        document["service_code"] = t.service_code
+    return document
+
+
+def _policy(p: Policy) -> dict[str, object]:
+    if isinstance(p, UnknownPolicy):
+        return {"type": f"{p.policy_type:#010x}", "data": p.data.hex()}
+    document: dict[str, object] = {
+        "type": PolicyType(p.policy_type).name,
+        "text": policy_text(p),
+    }
+    document.update(zip(p.fields, p.values(), strict=True))
+    return document

@@ -10,6 +10,18 @@ from rserpool.wire.constants import ASAP_PORT, ENRP_PORT, MAX_HR_ITEMS
 
 MAX_HT_RESPONSE_BYTES = 1400  # RSPLIB builds Handle Table Responses in 1400-byte buffers
 
+#: ``rspregistrar``'s range of each timer (ms); RSPLIB clamps a value outside it silently.
+RSPLIB_TIMER_RANGES: dict[str, tuple[int, int]] = {
+    "endpoint_keep_alive_transmission_interval": (300, 300_000),
+    "endpoint_keep_alive_timeout_interval": (100, 60_000),
+    "server_announce_cycle": (100, 60_000),
+    "peer_heartbeat_cycle": (1000, 300_000),
+    "peer_max_time_last_heard": (1000, 300_000),
+    "peer_max_time_no_response": (1000, 60_000),
+    "mentor_discovery_timeout": (1000, 60_000),
+    "takeover_expiry_interval": (1000, 60_000),
+}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrarConfig:
@@ -85,17 +97,7 @@ class RegistrarConfig:
     @classmethod
     def rsplib_clamped(cls, **kwargs: object) -> RegistrarConfig:
         """A configuration with ``rspregistrar``'s clamps applied to the timer values."""
-        clamps = {
-            "endpoint_keep_alive_transmission_interval": (300, 300_000),
-            "endpoint_keep_alive_timeout_interval": (100, 60_000),
-            "server_announce_cycle": (100, 60_000),
-            "peer_heartbeat_cycle": (1000, 300_000),
-            "peer_max_time_last_heard": (1000, 300_000),
-            "peer_max_time_no_response": (1000, 60_000),
-            "mentor_discovery_timeout": (1000, 60_000),
-            "takeover_expiry_interval": (1000, 60_000),
-        }
-        for name, (low, high) in clamps.items():
+        for name, (low, high) in RSPLIB_TIMER_RANGES.items():
             value = kwargs.get(name)
             if isinstance(value, int):
                 kwargs[name] = min(max(value, low), high)
