@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import trio
 
@@ -30,7 +31,7 @@ from rserpool.drivers.services import SERVICES
 from rserpool.policies.definitions import policy_by_name
 from rserpool.proto.common import Event, IPAddress, TransportAddress
 from rserpool.proto.pool_user import NoPoolElement
-from rserpool.transport import ASAP_ANNOUNCE_GROUP, Address, Host
+from rserpool.transport import ASAP_ANNOUNCE_GROUP, Address, Host, TransportError
 from rserpool.wire import PolicyType, PoolMemberSelectionPolicy
 from rserpool.wire.constants import ASAP_PORT
 
@@ -341,6 +342,23 @@ async def give_up_after(
     raise CommandError(message())
 
 
+@contextmanager
+def transport_failures() -> Iterator[None]:
+    """A :class:`~rserpool.transport.TransportError` that ends a component (an address not on
+    this host, a port in use, no address a registrar would accept) is told as one line."""
+    try:
+        yield
+    except* TransportError as group:
+        lines = dict.fromkeys(str(leaf) for leaf in _leaves(group))
+        raise CommandError("; ".join(lines)) from group
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
 def register_subcommands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
@@ -350,4 +368,3 @@ def register_subcommands(
 
     add_parser(subparsers)
     add_user_parsers(subparsers)
-

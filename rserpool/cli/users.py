@@ -25,6 +25,7 @@ from rserpool.cli.roles import (
     give_up_after,
     make_host,
     parse_pool_handle,
+    transport_failures,
 )
 from rserpool.drivers.explain import explain
 from rserpool.drivers.pingpong import run_pingpong
@@ -101,11 +102,18 @@ async def terminal_main(
     args: argparse.Namespace, host: Host | None = None, stdin: LineSource | None = None
 ) -> int:
     """The pool user of ``rserpool terminal`` (tests give an in-memory ``host`` and input)."""
-    addresses, _port = args.local
     host = host or make_host(args)
     lines: LineSource = stdin or trio.wrap_file(sys.stdin)
     narrator = Narrator()
     say(f"rserpool terminal: Pool Handle = {args.pool_handle}; type lines, end with Ctrl-D")
+    with transport_failures():
+        return await _terminal(args, host, lines, narrator)
+
+
+async def _terminal(
+    args: argparse.Namespace, host: Host, lines: LineSource, narrator: Narrator
+) -> int:
+    addresses, _port = args.local
     async with (
         open_pool_user(
             host,
@@ -168,10 +176,15 @@ async def terminal_main(
 
 async def pingpong_main(args: argparse.Namespace, host: Host | None = None) -> int:
     """The pool user of ``rserpool pingpong`` (tests give an in-memory ``host``)."""
-    addresses, _port = args.local
     host = host or make_host(args)
     narrator = Narrator()
     say(f"rserpool pingpong: Pool Handle = {args.pool_handle}, Ping Interval = {args.interval}ms")
+    with transport_failures():
+        return await _pingpong(args, host, narrator)
+
+
+async def _pingpong(args: argparse.Namespace, host: Host, narrator: Narrator) -> int:
+    addresses, _port = args.local
     pu: PoolUserNode
     async with (
         open_pool_user(

@@ -67,7 +67,7 @@ def explain(event: Event) -> str | None:
     if isinstance(event, RegistrarConnectFailed):
         return f"Server hunt: registrar {event.address} failed: {event.reason}"
     if isinstance(event, ServerHuntWaiting):
-        seconds = f"{event.delay / 1000:g} s"
+        seconds = f"{round(event.delay / 1000, 1):g} s"
         if not event.candidates:
             return (
                 "Server hunt: still no registrar known (no --registrar, no Server Announce "
