@@ -239,7 +239,7 @@ class Registrar:
                 "pools": sum(1 for _ in handlespace.pools()),
                 "pool_elements": len(handlespace),
                 "home_pool_elements": handlespace.owned_count(self.server_id),
-                "checksum": f"{handlespace.ownership_checksum(self.server_id):#06x}",
+                "ownership_checksum": f"{handlespace.ownership_checksum(self.server_id):#06x}",
             },
             "peers": len(core.peers()),
             "asap": {

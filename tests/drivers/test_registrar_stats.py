@@ -78,7 +78,7 @@ async def test_statistics_document_counts_real_traffic(clock: trio.testing.MockC
         "pools": 1,
         "pool_elements": 1,
         "home_pool_elements": 1,
-        "checksum": document["handlespace"]["checksum"],  # type: ignore[index]
+        "ownership_checksum": document["handlespace"]["ownership_checksum"],  # type: ignore[index]
     }
     assert document["peers"] == 0
     assert document["asap"] == {
