@@ -176,7 +176,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="the ENRP Presence multicast group (auto = 239.0.0.51:9901)")  # fmt: skip
     a.add_argument("--min-address-scope", choices=sorted(SCOPES), default="site-local",
                    help="the smallest address scope accepted from PEs and peers: a PE whose "
-                        "addresses are all below it is refused (RSPLIB cause 0xf007/0xf008). "
+                        "addresses are all below it is refused (RSPLIB cause 0xf007/0xf008), "
+                        "and so is an --asap, --enrp or --peer address below it. "
                         "PEs and PUs on the registrar's own host connect from loopback "
                         "addresses: use 'loopback' to try things out on one machine")  # fmt: skip
 
@@ -210,7 +211,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         low, high = RSPLIB_TIMER_RANGES[field]
         t.add_argument("--" + field.replace("_", "-"), type=integer(1, U32), metavar="MS",
                        default=getattr(defaults, field),
-                       help=f"{TIMER_HELP[field]} ({low}..{high})")  # fmt: skip
+                       help=f"{TIMER_HELP[field]} (RSPLIB's range: {low}..{high})")  # fmt: skip
 
     s = p.add_argument_group("statistics")
     s.add_argument("--stats-file", type=Path, default=None, metavar="PATH",
