@@ -70,7 +70,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description=(
             "A pool user like RSPLIB's pingpongclient: a Ping every interval, every Pong "
             "checked (no gap, no duplicate, every Ping answered, across failovers). RSPLIB's "
-            "spellings (-poolhandle=..., -interval=..., -registrar=...) work too."
+            "spellings (-poolhandle=..., -interval=..., -registrar=...) work too, and -count=N."
         ),
     )
     p.add_argument("--pool-handle", type=parse_pool_handle, default="PingPongPool",
