@@ -1,9 +1,166 @@
 """rserpool: Reliable Server Pooling (RSerPool, RFC 5351-5356) on Trio.
 
-The package is split like the protocol:
+The package is layered like the protocol, from the bytes up:
 
-* ``rserpool.wire``: the ASAP/ENRP codec (RFC 5352-5354), sans-IO.
-* ``rserpool.cli``: the ``rserpool`` command.
+* ``rserpool.wire``: every ASAP and ENRP message and parameter (RFC 5352-5354), encoded and
+  decoded byte-exactly; annotated hex dumps. Sans-IO.
+* ``rserpool.handlespace``: the registrar's handlespace (pools, PEs, deadlines, checksums,
+  Handle Table paging). Sans-IO.
+* ``rserpool.policies``: the pool member selection policies of RFC 5356 and RSPLIB. Sans-IO.
+* ``rserpool.scope``: address scopes as RSPLIB classifies them (which addresses a transport
+  parameter may carry).
+* ``rserpool.transport``: the only layer with sockets: multi-homed kernel SCTP and UDP
+  multicast on Trio (``KernelHost``), and an in-memory network in virtual time with the same
+  interface (``MemoryNetwork``).
+* ``rserpool.proto``: the protocol cores of the registrar (ASAP, ENRP, takeover), the pool
+  element and the pool user (server hunt, sessions with cookie failover). Sans-IO: bytes and
+  the time in, actions, events and deadlines out.
+* ``rserpool.drivers``: the cores on a transport, as Trio components: ``serve_registrar``,
+  ``open_pool_element``, ``open_pool_user``, RSPLIB's services, ``hsdump``.
+* ``rserpool.cli``: the ``rserpool`` command (``registrar``, ``server``, ``terminal``,
+  ``pingpong``, ``hsdump``) on kernel SCTP.
+
+The names most programs need are importable from here (docs/api.md shows them at work)::
+
+    from rserpool import MemoryNetwork, open_pool_element, open_pool_user, serve_registrar
+
+They are imported on first use, so ``import rserpool`` stays cheap and needs neither Trio's
+drivers nor pysctp until a program asks for them (``KernelHost`` needs pysctp).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from rserpool.drivers._asap_client import SessionGone as SessionGone
+    from rserpool.drivers.pool_element import PoolElementNode as PoolElementNode
+    from rserpool.drivers.pool_element import PoolElementSession as PoolElementSession
+    from rserpool.drivers.pool_element import SessionHandler as SessionHandler
+    from rserpool.drivers.pool_element import open_pool_element as open_pool_element
+    from rserpool.drivers.pool_user import PoolUserNode as PoolUserNode
+    from rserpool.drivers.pool_user import PoolUserSession as PoolUserSession
+    from rserpool.drivers.pool_user import ResolutionError as ResolutionError
+    from rserpool.drivers.pool_user import open_pool_user as open_pool_user
+    from rserpool.drivers.registrar import Registrar as Registrar
+    from rserpool.drivers.registrar import serve_registrar as serve_registrar
+    from rserpool.drivers.services import service_handler as service_handler
+    from rserpool.proto.common import TransportAddress as TransportAddress
+    from rserpool.proto.hunt_types import RegistrarHuntConfig as RegistrarHuntConfig
+    from rserpool.proto.pool_user import PoolUserConfig as PoolUserConfig
+    from rserpool.proto.registrar import RegistrarConfig as RegistrarConfig
+    from rserpool.proto.session import BusinessCardReceived as BusinessCardReceived
+    from rserpool.proto.session import CookieEchoReceived as CookieEchoReceived
+    from rserpool.proto.session import CookieReceived as CookieReceived
+    from rserpool.proto.session import DataReceived as DataReceived
+    from rserpool.proto.session import FailoverComplete as FailoverComplete
+    from rserpool.proto.session import FailoverNecessary as FailoverNecessary
+    from rserpool.proto.session import SessionClosed as SessionClosed
+    from rserpool.proto.session import SessionConnected as SessionConnected
+    from rserpool.scope import AddressScope as AddressScope
+    from rserpool.transport.abc import AssociationParams as AssociationParams
+    from rserpool.transport.abc import Host as Host
+    from rserpool.transport.kernel import KernelHost as KernelHost
+    from rserpool.transport.memory import LINUX_DEFAULTS as LINUX_DEFAULTS
+    from rserpool.transport.memory import TUNED as TUNED
+    from rserpool.transport.memory import MemoryHost as MemoryHost
+    from rserpool.transport.memory import MemoryNetwork as MemoryNetwork
+    from rserpool.wire.constants import PolicyType as PolicyType
+    from rserpool.wire.policy import PoolMemberSelectionPolicy as PoolMemberSelectionPolicy
+
+#: Where each lazily imported name is defined.
+_LAZY: dict[str, str] = {
+    # the three roles (rserpool.drivers)
+    "serve_registrar": "rserpool.drivers.registrar",
+    "Registrar": "rserpool.drivers.registrar",
+    "open_pool_element": "rserpool.drivers.pool_element",
+    "PoolElementNode": "rserpool.drivers.pool_element",
+    "PoolElementSession": "rserpool.drivers.pool_element",
+    "SessionHandler": "rserpool.drivers.pool_element",
+    "open_pool_user": "rserpool.drivers.pool_user",
+    "PoolUserNode": "rserpool.drivers.pool_user",
+    "PoolUserSession": "rserpool.drivers.pool_user",
+    "ResolutionError": "rserpool.drivers.pool_user",
+    "SessionGone": "rserpool.drivers._asap_client",
+    "service_handler": "rserpool.drivers.services",
+    # their configuration (rserpool.proto, rserpool.wire, rserpool.scope)
+    "RegistrarConfig": "rserpool.proto.registrar",
+    "PoolUserConfig": "rserpool.proto.pool_user",
+    "RegistrarHuntConfig": "rserpool.proto.hunt_types",
+    "TransportAddress": "rserpool.proto.common",
+    "PolicyType": "rserpool.wire.constants",
+    "PoolMemberSelectionPolicy": "rserpool.wire.policy",
+    "AddressScope": "rserpool.scope",
+    # what a session yields (rserpool.proto.session)
+    "DataReceived": "rserpool.proto.session",
+    "CookieReceived": "rserpool.proto.session",
+    "CookieEchoReceived": "rserpool.proto.session",
+    "BusinessCardReceived": "rserpool.proto.session",
+    "SessionConnected": "rserpool.proto.session",
+    "FailoverNecessary": "rserpool.proto.session",
+    "FailoverComplete": "rserpool.proto.session",
+    "SessionClosed": "rserpool.proto.session",
+    # where they run (rserpool.transport)
+    "Host": "rserpool.transport.abc",
+    "AssociationParams": "rserpool.transport.abc",
+    "KernelHost": "rserpool.transport.kernel",
+    "MemoryNetwork": "rserpool.transport.memory",
+    "MemoryHost": "rserpool.transport.memory",
+    "LINUX_DEFAULTS": "rserpool.transport.memory",
+    "TUNED": "rserpool.transport.memory",
+}
+
+__all__ = [
+    "LINUX_DEFAULTS",
+    "TUNED",
+    "AddressScope",
+    "AssociationParams",
+    "BusinessCardReceived",
+    "CookieEchoReceived",
+    "CookieReceived",
+    "DataReceived",
+    "FailoverComplete",
+    "FailoverNecessary",
+    "Host",
+    "KernelHost",
+    "MemoryHost",
+    "MemoryNetwork",
+    "PolicyType",
+    "PoolElementNode",
+    "PoolElementSession",
+    "PoolMemberSelectionPolicy",
+    "PoolUserConfig",
+    "PoolUserNode",
+    "PoolUserSession",
+    "Registrar",
+    "RegistrarConfig",
+    "RegistrarHuntConfig",
+    "ResolutionError",
+    "SessionClosed",
+    "SessionConnected",
+    "SessionGone",
+    "SessionHandler",
+    "TransportAddress",
+    "__version__",
+    "open_pool_element",
+    "open_pool_user",
+    "serve_registrar",
+    "service_handler",
+]
+
+
+def __getattr__(name: str) -> object:
+    """Import a name of ``__all__`` from its module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

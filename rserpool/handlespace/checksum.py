@@ -10,7 +10,7 @@ long as the 32-bit accumulator does not wrap. So that our checksums match an RSP
 for registrars owning tens of thousands of PEs, this module reproduces the little-endian
 computation, wrap-around included, and returns the value as read big-endian off the wire.
 
-Test vectors (RSPLIB notes §3.9): ``("EchoPool", 0x12345678)`` → 0x29a5; plus
+Test vectors: ``("EchoPool", 0x12345678)`` → 0x29a5; plus
 ``("EchoPool", 1)`` → 0xbbf5; ``("Odd", 0x01020304)`` → 0x4895; no PEs → 0xffff.
 """
 

@@ -1,4 +1,4 @@
-"""Conventions shared by the sans-IO cores (registrar now; pool element and pool user later).
+"""Conventions shared by the sans-IO cores: the registrar, the pool element and the pool user.
 
 A core never touches the network, a clock or global randomness. Its driver:
 

@@ -1,4 +1,4 @@
-"""``PoolElementCore``: the sans-IO pool element (RFC 5352 §3.1-3.4, §3.8; RSPLIB notes §3.2-3.3).
+"""``PoolElementCore``: the sans-IO pool element (RFC 5352 §3.1-3.4, §3.8, as RSPLIB does it).
 
 One core per PE process, like RSPLIB's ASAP instance: one or more PEs share one home
 registrar association (:class:`~rserpool.proto.registrar_hunt.RegistrarClient` finds it and

@@ -1,4 +1,4 @@
-"""``PoolUserCore``: the sans-IO pool user (RFC 5352 §3.3, §3.5, §3.8-3.9; RSPLIB notes §3.4-3.8).
+"""``PoolUserCore``: the sans-IO pool user (RFC 5352 §3.3, §3.5, §3.8-3.9, as RSPLIB does it).
 
 * **Resolution.** :meth:`PoolUserCore.resolve` answers from the cache while its entries are
   younger than ``stale_cache_value`` ms, otherwise it sends a Handle Resolution to the home

@@ -1,4 +1,4 @@
-"""The pool user's cache (RFC 5352 §3.5, §6.4; RSPLIB's PU cache, notes §3.5).
+"""The pool user's cache (RFC 5352 §3.5, §6.4; RSPLIB's PU cache).
 
 Each pool keeps the PEs of the latest Handle Resolution Responses until they are older than
 the pool user's ``stale_cache_value``, and a selection storage of the pool's policy

@@ -4,7 +4,7 @@
 outdated by T7-ENRPoutdate; plus the static list), runs the server hunt (SH1-SH6: at most
 three connects at once, the first association that comes up wins, T5-serverHunt doubles up
 to RETRAN-max), holds the home registrar association and matches the requests sent on it
-**strictly FIFO** by response type, as RSPLIB does (notes §3.5). Anything unexpected from the
+**strictly FIFO** by response type, as RSPLIB does. Anything unexpected from the
 home registrar (an ASAP Error, an unsolicited or mismatched response, undecodable bytes, a
 wrong PPID) or a response timeout (T1-ENRPrequest, RSPLIB 3 s) ABORTs the association and
 hunts again; outstanding requests are re-sent to the new home up to ``max_request_trials``

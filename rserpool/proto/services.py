@@ -6,7 +6,7 @@ and ``cookie_echo(cookie)`` and performs the returned outputs in order: :class:`
 (application data on the session), :class:`SendCookie` (an ASAP Cookie, via
 ``PoolElementCore.send_cookie``) and :class:`Close`.
 
-PingPong (PPID 33, notes §2.8): Ping = ``u8 type 1, u8 flags, u16 length, u64 MessageNo,
+PingPong (PPID 33, as RSPLIB's): Ping = ``u8 type 1, u8 flags, u16 length, u64 MessageNo,
 data``; Pong = ``u8 type 2, u8 flags, u16 length, u64 MessageNo, u64 ReplyNo, data``. After
 each Pong the server sends a 16-byte cookie ``"<PP-TD1>" + u64 next ReplyNo``; a Cookie Echo
 restores the reply counter, so replies stay numbered without gaps across a failover.

@@ -1,4 +1,4 @@
-"""The session layer shared by PE and PU cores (RFC 5352 §3.8-3.9, RSPLIB notes §3.8).
+"""The session layer shared by PE and PU cores (RFC 5352 §3.8-3.9, as RSPLIB does it).
 
 A session is one SCTP association between a PU and a PE that carries application data *and*
 ASAP control: PPID 11 messages are ASAP (Cookie, Cookie Echo, Business Card), every other

@@ -1,7 +1,7 @@
 """Linux SCTP sockets API (RFC 6458) constants, struct layouts and notification parsing.
 
-Layouts are those of ``linux/sctp.h`` on x86-64 (checked in the guest: docs/transport.md);
-the environment notes (§1) verified SNDINFO/RCVINFO and SCTP_EVENT with the stdlib.
+Layouts are those of ``linux/sctp.h`` on x86-64 (checked in the test guest: docs/transport.md),
+and SNDINFO/RCVINFO and SCTP_EVENT work through the stdlib's ``sendmsg``/``recvmsg``/``setsockopt``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""UDP for registrar announces and ENRP presence, as RSPLIB does it (rsplib notes §2.7).
+"""UDP for registrar announces and ENRP presence, as RSPLIB does it.
 
 Multicast is sent once per interface that is up and multicast-capable (``IP_MULTICAST_IF`` per
 interface) with TTL 30 and loopback delivery on; a listener binds ``group:port`` with

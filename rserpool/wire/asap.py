@@ -1,4 +1,4 @@
-"""The 14 ASAP messages (RFC 5352 §2.2), in RSPLIB's parameter order (notes §2.4)."""
+"""The 14 ASAP messages (RFC 5352 §2.2), in RSPLIB's parameter order."""
 
 from __future__ import annotations
 

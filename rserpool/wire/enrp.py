@@ -1,4 +1,4 @@
-"""The 10 ENRP messages (RFC 5353 §2), in RSPLIB's parameter order (notes §2.5)."""
+"""The 10 ENRP messages (RFC 5353 §2), in RSPLIB's parameter order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Address scopes and the registrar's address filtering (RSPLIB ``netutilities.c``, notes §2.2).
+"""Address scopes and the registrar's address filtering (RSPLIB ``netutilities.c``).
 
 Scopes are RSPLIB's numbers, not Python's ``is_private``: 198.51.100.0/24 and the other
 documentation ranges are *global* here, as in RSPLIB, and IPv6 ULAs (fc00::/7) count as global.

@@ -1,4 +1,4 @@
-"""Every ``rspregistrar`` parameter (RSPLIB 3.4.4 notes §4/§5), in milliseconds where timed."""
+"""Every ``rspregistrar`` parameter (RSPLIB 3.4.4), in milliseconds where timed."""
 
 from __future__ import annotations
 
