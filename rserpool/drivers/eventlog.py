@@ -33,7 +33,7 @@ from rserpool.wire.constants import Cause
 from rserpool.wire.text import cause_text, handle_text, ident
 
 #: Why a registrar refuses a Registration, per Operation Error cause (RFC 5352 §3.3,
-#: RSPLIB's checks in its order: rsplib-3.4.4-notes §3.2).
+#: RSPLIB's checks in its order).
 REFUSALS: dict[int, str] = {
     Cause.RSPLIB_INVALID_ID: "PE identifier 0 is not allowed",
     Cause.RSPLIB_INVALID_REGISTRATOR: "the Pool Element parameter carried an ASAP transport "

@@ -39,7 +39,7 @@ from rserpool.wire.constants import PolicyType, TransportUse
 from rserpool.wire.params import DccpTransport, OpaqueTransport, Policy, Transport, UnknownPolicy
 from rserpool.wire.text import handle_text, ident, policy_text, transport_text
 
-EMPTY_CHECKSUM = 0xFFFF  # the ownership checksum of no PEs (RSPLIB notes §3.9)
+EMPTY_CHECKSUM = 0xFFFF  # the ownership checksum of no PEs (as RSPLIB computes it)
 
 
 @dataclass

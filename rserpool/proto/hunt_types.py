@@ -33,7 +33,7 @@ TimerKey: TypeAlias = tuple[Timer, Hashable]
 class RegistrarHuntConfig:
     """How a PE or PU finds and talks to its home registrar (RSPLIB's ``-registrar*``).
 
-    The RFC 5352 §7.1 defaults are replaced by RSPLIB's where they differ (notes §4): the
+    The RFC 5352 §7.1 defaults are replaced by RSPLIB's where they differ: the
     request timeout is RSPLIB's 3 s response timeout (it plays T1, T2 and T3).
     """
 

@@ -68,7 +68,7 @@ ALL_ITEMS = 0xFFFFFFFF  # Handle Resolution option: as many PEs as possible
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolUserConfig:
-    """PU settings; times in ms, defaults from RSPLIB (notes §3.8, §4)."""
+    """PU settings; times in ms, defaults from RSPLIB 3.4.4."""
 
     stale_cache_value: int = 0  # cache entries live this long (RSPLIB clients: 0)
     session_connect_timeout: int = 5000

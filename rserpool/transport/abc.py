@@ -19,7 +19,7 @@ import trio
 
 Address = tuple[str, int]
 
-#: RSPLIB's announce groups (rsplib-3.4.4 notes §2.7): ASAP Server Announce and ENRP Presence.
+#: RSPLIB's announce groups: ASAP Server Announce and ENRP Presence.
 ASAP_ANNOUNCE_GROUP: Address = ("239.0.0.50", 3863)
 ENRP_ANNOUNCE_GROUP: Address = ("239.0.0.51", 9901)
 ANNOUNCE_TTL = 30
