@@ -104,6 +104,11 @@ def explain(event: Event) -> str | None:
         cause = "no answer" if event.cause is None else cause_text(event.cause)
         return f"Registration of PE {ident(event.pe_id)} failed: {cause} ({event.reason})"
     if isinstance(event, Deregistered):
+        if not event.was_registered:
+            return (
+                f"PE {ident(event.pe_id)} stopped before any registrar accepted it "
+                "(nothing to deregister)"
+            )
         how = "confirmed" if event.confirmed else "not confirmed: no registrar to tell"
         return f"Deregistration: PE {ident(event.pe_id)} left the pool ({how})"
     if isinstance(event, Resolved):

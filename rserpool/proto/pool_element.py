@@ -158,11 +158,13 @@ class RegistrationFailed(Event):
 
 @dataclass(frozen=True, slots=True)
 class Deregistered(Event):
-    """A PE left; ``confirmed``: the registrar answered the Deregistration."""
+    """A PE left; ``confirmed``: the registrar answered the Deregistration;
+    ``was_registered``: some registrar had accepted it (else there was nothing to undo)."""
 
     pool_handle: bytes
     pe_id: int
     confirmed: bool
+    was_registered: bool = True
 
     def __str__(self) -> str:
         how = "" if self.confirmed else " (unconfirmed)"
@@ -186,6 +188,7 @@ class _OwnPE:
     registered: bool = False
     pending: bool = False  # a Registration is queued or outstanding
     leaving: bool = False  # a Deregistration is queued or outstanding
+    ever_registered: bool = False  # some registrar accepted it once
 
 
 class PoolElementCore(RegistrarClient):
@@ -342,7 +345,7 @@ class PoolElementCore(RegistrarClient):
         if self._pes.pop(pe.pe_id, None) is None:
             return
         self._timers.cancel((Timer.T4_REREGISTRATION, pe.pe_id))
-        self._emit(Deregistered(pe.config.pool_handle, pe.pe_id, confirmed))
+        self._emit(Deregistered(pe.config.pool_handle, pe.pe_id, confirmed, pe.ever_registered))
         if self.closed:
             self._stop_hunt()
 
@@ -389,7 +392,7 @@ class PoolElementCore(RegistrarClient):
                 self._drop_home(f"registration rejected with {cause:#06x}", now)
             return
         self._emit(Registered(handle, pe.pe_id, home, pe.registered))
-        pe.registered = True
+        pe.registered = pe.ever_registered = True
 
     def _on_request_failed(self, request: Request, reason: str, now: int) -> None:
         pe = request.context

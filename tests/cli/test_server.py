@@ -167,6 +167,9 @@ async def test_no_registrar_every_attempt_told_then_timeout(
         "Server hunt: registrar 198.51.100.1:3863 failed: connection refused",
     ]
     assert lines[8] == "Server hunt: no registrar reachable now: trying again in 20 s"
+    assert lines[-1] == (
+        "PE $00002001 stopped before any registrar accepted it (nothing to deregister)"
+    )
 
 
 async def test_unreachable_registrar_times_out(

@@ -346,5 +346,6 @@ def test_deregister_without_home_is_local() -> None:
     core = PoolElementCore(hunt, random.Random(1), 0)
     pe_id = core.register(pe_config(), 0)
     core.close(10)
-    assert only(core.events(), Deregistered) == [Deregistered(H, pe_id, False)]
+    # never accepted anywhere: nothing to undo, and the event says so
+    assert only(core.events(), Deregistered) == [Deregistered(H, pe_id, False, False)]
     assert core.closed and not core.hunting and core.next_deadline() is None
