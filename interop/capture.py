@@ -4,6 +4,10 @@ SCTP bundles chunks, so one frame can carry several messages: decoding works per
 (from tshark's PDML tree, matching each ASAP/ENRP protocol node to the DATA chunk it sits in)
 and per UDP datagram (Server Announce, multicast Presence). Malformed counts every
 ``_ws.malformed`` node, i.e. every chunk or datagram the dissectors choked on.
+
+:meth:`Capture.stop` also reads the file with our own reader (:mod:`rserpool.capture`, which
+``rserpool decode`` uses) and fails unless it finds the same messages in the same frames, and
+none undecodable: every guest test that captures checks that reader against tshark.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ class Capture:
     def stop(self) -> DecodedCapture:
         # TERM, not INT: background jobs of a non-interactive shell ignore SIGINT.
         self.process.stop()
-        return decode(self.path)
+        decoded = decode(self.path)
+        cross_check(self.path, decoded)
+        return decoded
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,33 @@ class DecodedCapture:
 
     def of_type(self, protocol: str, message_type: int) -> list[CapturedMessage]:
         return [m for m in self.messages if (m.protocol, m.type) == (protocol, message_type)]
+
+
+def cross_check(path: Path, decoded: DecodedCapture) -> None:
+    """Raise :class:`CaptureError` unless :func:`rserpool.capture.read_capture` finds the
+    messages tshark found (same frames, protocols and types, in order) and decodes them all."""
+    from rserpool.capture import CaptureError as ReaderError
+    from rserpool.capture import read_capture
+
+    try:
+        ours = read_capture(path.read_bytes())
+    except ReaderError as exc:
+        raise CaptureError(f"rserpool.capture cannot read {path}: {exc}") from exc
+    theirs = [(m.frame, m.protocol, m.type) for m in decoded.messages]
+    mine = [(r.frame, r.protocol, r.type) for r in ours.messages]
+    if mine != theirs:
+        only_theirs = sorted(set(theirs) - set(mine))[:5]
+        only_mine = sorted(set(mine) - set(theirs))[:5]
+        raise CaptureError(
+            f"{path}: tshark finds {len(theirs)} ASAP/ENRP messages, rserpool.capture "
+            f"{len(mine)}; only tshark: {only_theirs}, only ours: {only_mine}"
+        )
+    if ours.undecodable:
+        bad = ours.undecodable[0]
+        raise CaptureError(
+            f"{path}: {len(ours.undecodable)} message(s) tshark dissects do not decode, first "
+            f"in frame {bad.frame}: {bad.error}"
+        )
 
 
 def _tshark(*args: str) -> str:

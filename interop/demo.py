@@ -20,30 +20,20 @@ import time
 from pathlib import Path
 
 from interop.capabilities import Capabilities
-from interop.capture import Capture, CapturedMessage
+from interop.capture import Capture
 from interop.guest import REPO, Guest, GuestConfig
 from interop.processes import rserpool
 from interop.topology import Topology
+from rserpool.capture import Record, read_capture
 from rserpool.wire import (
-    AsapError,
-    BusinessCard,
-    Cookie,
-    CookieEcho,
-    DecodeError,
-    Deregistration,
-    DeregistrationResponse,
     EndpointKeepAlive,
     EndpointKeepAliveAck,
-    EndpointUnreachable,
     HandleResolution,
-    HandleResolutionResponse,
-    Message,
     Registration,
-    RegistrationResponse,
     ServerAnnounce,
-    decode_message_untrusted,
 )
-from rserpool.wire.text import cause_text, handle_text, ident, policy_text
+from rserpool.wire.explain import explain
+from rserpool.wire.text import ident
 
 OUT = Path(os.environ.get("RSERPOOL_DEMO_OUT", REPO / "build" / "demo"))
 PE_IDS = (0x2001, 0x2002, 0x2003)
@@ -62,81 +52,26 @@ def step(title: str) -> None:
 # ------------------------------------------------------------------------------- the trace
 
 
-def explain(message: Message) -> str:
-    """One sentence on what ``message`` means in the conversation."""
-    if isinstance(message, Registration):
-        pe = message.pool_element
-        user = pe.user_transport
-        where = ",".join(str(a) for a in getattr(user, "addresses", ()))
-        return (
-            f"PE {ident(pe.pe_id)} registers in {handle_text(message.pool_handle)} at the "
-            f"registrar: reach me at {where}:{getattr(user, 'port', '?')}, policy "
-            f"{policy_text(pe.policy)}, registration life {pe.registration_life} ms"
-        )
-    if isinstance(message, RegistrationResponse):
-        if message.reject:
-            cause = cause_text(message.error.code) if message.error else "no reason"
-            return f"the registrar rejects PE {ident(message.pe_id)}: {cause}"
-        return (
-            f"the registrar accepts PE {ident(message.pe_id)} into "
-            f"{handle_text(message.pool_handle)} (and tells its peers over ENRP)"
-        )
-    if isinstance(message, Deregistration):
-        return f"PE {ident(message.pe_id)} leaves {handle_text(message.pool_handle)}"
-    if isinstance(message, DeregistrationResponse):
-        return f"the registrar confirms that PE {ident(message.pe_id)} is gone"
-    if isinstance(message, EndpointKeepAlive):
-        who = "" if message.pe_id is None else f" PE {ident(message.pe_id)}"
-        h = " with the H bit: I am your home registrar now" if message.home else ""
-        return f"the registrar asks whether{who} is still alive (Endpoint Keep Alive{h})"
-    if isinstance(message, EndpointKeepAliveAck):
-        return f"PE {ident(message.pe_id)} answers: alive (Keep Alive Ack)"
-    if isinstance(message, HandleResolution):
-        items = "" if message.items is None else f", {message.items} item(s) wanted"
-        return (
-            f"a PU asks the registrar which PEs serve {handle_text(message.pool_handle)} "
-            f"(Handle Resolution{items})"
-        )
-    if isinstance(message, HandleResolutionResponse):
-        if message.error is not None:
-            return f"the registrar cannot resolve: {cause_text(message.error.code)}"
-        ids = ", ".join(ident(pe.pe_id) for pe in message.pool_elements)
-        return f"the registrar answers: {handle_text(message.pool_handle)} is served by {ids}"
-    if isinstance(message, EndpointUnreachable):
-        return f"a PU reports PE {ident(message.pe_id)} as unreachable"
-    if isinstance(message, ServerAnnounce):
-        return f"registrar {ident(message.server_id)} announces itself by multicast"
-    if isinstance(message, Cookie):
-        return f"a PE hands the PU a state cookie ({len(message.cookie)} bytes) to keep"
-    if isinstance(message, CookieEcho):
-        return "after the failover, the PU gives the new PE the last cookie back (Cookie Echo)"
-    if isinstance(message, BusinessCard):
-        return "a Business Card: whom to fail over to"
-    if isinstance(message, AsapError):
-        return f"an ASAP Error: {cause_text(message.error.code)}"
-    return f"{message.NAME} (ENRP: registrars keep their handlespaces in step)"
-
-
 def trace_lines(
-    messages: list[CapturedMessage], names: dict[tuple[str, int], str]
+    records: list[Record], names: dict[tuple[str, int], str]
 ) -> tuple[list[str], dict[str, int]]:
-    """Explained lines; announces, ENRP Presences and Keep Alives (per PE) are only counted
-    after the first."""
+    """Explained lines for the messages :func:`rserpool.capture.read_capture` found (the
+    sentences are :func:`rserpool.wire.explain.explain`'s, as ``rserpool decode`` prints them);
+    announces, ENRP Presences and Keep Alives (per PE) are only counted after the first."""
     lines: list[str] = []
     counted: dict[str, int] = {}
     seen: set[tuple[tuple[str, int], tuple[str, int], bytes]] = set()
     asked: dict[tuple[str, int], int] = {}
     registered: set[int] = set()
-    for m in messages:
-        key = (m.src, m.dst, m.raw)
+    for m in records:
+        key = (m.src, m.dst, m.data)
         if key in seen and m.name in ("ASAP Server Announce", "ENRP Presence"):
             counted[m.name] = counted.get(m.name, 0) + 1
             continue
         seen.add(key)
-        try:
-            message = decode_message_untrusted(m.ppid, m.raw)
-        except DecodeError as exc:
-            lines.append(f"  #{m.frame}: undecodable {m.name}: {exc.reason}")
+        message = m.message
+        if message is None:
+            lines.append(f"  #{m.frame}: undecodable {m.name}: {m.error}")
             continue
         if isinstance(message, EndpointKeepAlive | EndpointKeepAliveAck):
             kind = f"{m.name} for PE {ident(message.pe_id or 0)}"
@@ -235,10 +170,11 @@ def run_demo() -> int:
         for server in servers.values():
             server.stop()
         registrar.stop()
-        decoded = capture.stop()
+        decoded = capture.stop()  # tshark's reading, cross-checked against rserpool.capture's
 
-    step("5. What went over the wire (tshark capture, decoded by rserpool.wire)")
-    lines, counted = trace_lines(decoded.messages, ports)
+    step("5. What went over the wire (the capture, read by rserpool.capture as `rserpool decode`)")
+    records = read_capture(capture.path.read_bytes()).messages
+    lines, counted = trace_lines(records, ports)
     for line in lines:
         say(line)
     for name, count in counted.items():

@@ -2,6 +2,7 @@
 
 * ``rserpool registrar``: a registrar (ENRP server), :mod:`rserpool.cli.registrar`;
 * ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli.hsdump`;
+* ``rserpool decode``: explain the ASAP/ENRP messages of a capture, :mod:`rserpool.cli.decode`;
 * ``rserpool server|terminal|pingpong``: a pool element, two pool users, :mod:`rserpool.cli.roles`.
 
 RSPLIB's single-dash ``-name=value`` options are translated before argparse sees them.
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from rserpool import __version__
+from rserpool.cli import decode as cli_decode
 from rserpool.cli import hsdump as cli_hsdump
 from rserpool.cli import registrar as cli_registrar
 from rserpool.cli import roles as cli_roles
@@ -24,6 +26,7 @@ from rserpool.cli.options import SPELLINGS
 TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
     "registrar": cli_registrar.translate,
     "hsdump": cli_hsdump.translate,
+    "decode": cli_decode.translate,
     **cli_roles.translators(),  # server, terminal, pingpong
 }
 
@@ -43,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli_registrar.add_parser(subparsers)
     cli_hsdump.add_parser(subparsers)
+    cli_decode.add_parser(subparsers)
     cli_roles.register_subcommands(subparsers)
     return parser
 
