@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import trio
@@ -110,18 +111,23 @@ async def terminal_main(
         return await _terminal(args, host, lines, narrator)
 
 
+def _pool_user(args: argparse.Namespace, host: Host) -> AbstractAsyncContextManager[PoolUserNode]:
+    """The pool user both commands run, from the options they share."""
+    addresses, _port = args.local
+    return open_pool_user(
+        host,
+        registrars=args.registrar,
+        announces=args.asap_announce is not None,
+        announce_group=args.asap_announce or ASAP_ANNOUNCE_GROUP,
+        addresses=addresses or None,
+    )
+
+
 async def _terminal(
     args: argparse.Namespace, host: Host, lines: LineSource, narrator: Narrator
 ) -> int:
-    addresses, _port = args.local
     async with (
-        open_pool_user(
-            host,
-            registrars=args.registrar,
-            announces=args.asap_announce is not None,
-            announce_group=args.asap_announce or ASAP_ANNOUNCE_GROUP,
-            addresses=addresses or None,
-        ) as pu,
+        _pool_user(args, host) as pu,
         pu.session(args.pool_handle) as session,
         trio.open_nursery() as nursery,
     ):
@@ -184,16 +190,9 @@ async def pingpong_main(args: argparse.Namespace, host: Host | None = None) -> i
 
 
 async def _pingpong(args: argparse.Namespace, host: Host, narrator: Narrator) -> int:
-    addresses, _port = args.local
     pu: PoolUserNode
     async with (
-        open_pool_user(
-            host,
-            registrars=args.registrar,
-            announces=args.asap_announce is not None,
-            announce_group=args.asap_announce or ASAP_ANNOUNCE_GROUP,
-            addresses=addresses or None,
-        ) as pu,
+        _pool_user(args, host) as pu,
         pu.session(args.pool_handle) as session,
         trio.open_nursery() as nursery,
     ):
