@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from rserpool.apps.service_handlers import service_handler as service_handler
     from rserpool.drivers._asap_client import SessionGone as SessionGone
     from rserpool.drivers.pool_element import PoolElementNode as PoolElementNode
     from rserpool.drivers.pool_element import PoolElementSession as PoolElementSession
@@ -47,19 +48,18 @@ if TYPE_CHECKING:
     from rserpool.drivers.pool_user import open_pool_user as open_pool_user
     from rserpool.drivers.registrar import Registrar as Registrar
     from rserpool.drivers.registrar import serve_registrar as serve_registrar
-    from rserpool.drivers.services import service_handler as service_handler
+    from rserpool.proto.client.hunt_types import RegistrarHuntConfig as RegistrarHuntConfig
+    from rserpool.proto.client.pool_user import PoolUserConfig as PoolUserConfig
+    from rserpool.proto.client.session import BusinessCardReceived as BusinessCardReceived
+    from rserpool.proto.client.session import CookieEchoReceived as CookieEchoReceived
+    from rserpool.proto.client.session import CookieReceived as CookieReceived
+    from rserpool.proto.client.session import DataReceived as DataReceived
+    from rserpool.proto.client.session import FailoverComplete as FailoverComplete
+    from rserpool.proto.client.session import FailoverNecessary as FailoverNecessary
+    from rserpool.proto.client.session import SessionClosed as SessionClosed
+    from rserpool.proto.client.session import SessionConnected as SessionConnected
     from rserpool.proto.common import TransportAddress as TransportAddress
-    from rserpool.proto.hunt_types import RegistrarHuntConfig as RegistrarHuntConfig
-    from rserpool.proto.pool_user import PoolUserConfig as PoolUserConfig
     from rserpool.proto.registrar import RegistrarConfig as RegistrarConfig
-    from rserpool.proto.session import BusinessCardReceived as BusinessCardReceived
-    from rserpool.proto.session import CookieEchoReceived as CookieEchoReceived
-    from rserpool.proto.session import CookieReceived as CookieReceived
-    from rserpool.proto.session import DataReceived as DataReceived
-    from rserpool.proto.session import FailoverComplete as FailoverComplete
-    from rserpool.proto.session import FailoverNecessary as FailoverNecessary
-    from rserpool.proto.session import SessionClosed as SessionClosed
-    from rserpool.proto.session import SessionConnected as SessionConnected
     from rserpool.scope import AddressScope as AddressScope
     from rserpool.transport.abc import AssociationParams as AssociationParams
     from rserpool.transport.abc import Host as Host
@@ -85,24 +85,24 @@ _LAZY: dict[str, str] = {
     "PoolUserSession": "rserpool.drivers.pool_user",
     "ResolutionError": "rserpool.drivers.pool_user",
     "SessionGone": "rserpool.drivers._asap_client",
-    "service_handler": "rserpool.drivers.services",
+    "service_handler": "rserpool.apps.service_handlers",
     # their configuration (rserpool.proto, rserpool.wire, rserpool.scope)
     "RegistrarConfig": "rserpool.proto.registrar",
-    "PoolUserConfig": "rserpool.proto.pool_user",
-    "RegistrarHuntConfig": "rserpool.proto.hunt_types",
+    "PoolUserConfig": "rserpool.proto.client.pool_user",
+    "RegistrarHuntConfig": "rserpool.proto.client.hunt_types",
     "TransportAddress": "rserpool.proto.common",
     "PolicyType": "rserpool.wire.constants",
     "PoolMemberSelectionPolicy": "rserpool.wire.policy",
     "AddressScope": "rserpool.scope",
-    # what a session yields (rserpool.proto.session)
-    "DataReceived": "rserpool.proto.session",
-    "CookieReceived": "rserpool.proto.session",
-    "CookieEchoReceived": "rserpool.proto.session",
-    "BusinessCardReceived": "rserpool.proto.session",
-    "SessionConnected": "rserpool.proto.session",
-    "FailoverNecessary": "rserpool.proto.session",
-    "FailoverComplete": "rserpool.proto.session",
-    "SessionClosed": "rserpool.proto.session",
+    # what a session yields (rserpool.proto.client.session)
+    "DataReceived": "rserpool.proto.client.session",
+    "CookieReceived": "rserpool.proto.client.session",
+    "CookieEchoReceived": "rserpool.proto.client.session",
+    "BusinessCardReceived": "rserpool.proto.client.session",
+    "SessionConnected": "rserpool.proto.client.session",
+    "FailoverNecessary": "rserpool.proto.client.session",
+    "FailoverComplete": "rserpool.proto.client.session",
+    "SessionClosed": "rserpool.proto.client.session",
     # where they run (rserpool.transport)
     "Host": "rserpool.transport.abc",
     "AssociationParams": "rserpool.transport.abc",

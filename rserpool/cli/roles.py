@@ -24,13 +24,13 @@ from contextlib import contextmanager
 
 import trio
 
+from rserpool.apps.service_handlers import SERVICES
 from rserpool.cli.common import CommandError, add_logging_options, number, say
 from rserpool.cli.options import translate_rsplib
-from rserpool.drivers.explain import HuntProgress, explain
-from rserpool.drivers.services import SERVICES
 from rserpool.policies.definitions import policy_by_name
+from rserpool.presentation.explain import HuntProgress, explain
+from rserpool.proto.client.pool_user import NoPoolElement
 from rserpool.proto.common import Event, IPAddress, TransportAddress
-from rserpool.proto.pool_user import NoPoolElement
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, Address, Host, TransportError
 from rserpool.wire import PolicyType, PoolMemberSelectionPolicy
 from rserpool.wire.constants import ASAP_PORT
@@ -284,7 +284,7 @@ def make_host(args: argparse.Namespace) -> Host:
 
 
 class Narrator:
-    """Tells a component's events, one line each (:func:`~rserpool.drivers.explain.explain`),
+    """Tells a component's events, one line each (:func:`~rserpool.presentation.explain.explain`),
     and keeps what the server hunt did (:class:`HuntProgress`) for ``--timeout``.
 
     A line repeated by a retry loop (no PE in the pool yet) is told once, until another line

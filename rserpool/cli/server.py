@@ -13,6 +13,7 @@ import argparse
 
 import trio
 
+from rserpool.apps.service_handlers import DEFAULT_POOL_HANDLES, SERVICES, service_handler
 from rserpool.cli.common import integer, run, say
 from rserpool.cli.options import parse_identifier
 from rserpool.cli.roles import (
@@ -27,7 +28,6 @@ from rserpool.cli.roles import (
     transport_failures,
 )
 from rserpool.drivers.pool_element import PoolElementNode, open_pool_element
-from rserpool.drivers.services import DEFAULT_POOL_HANDLES, SERVICES, service_handler
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, Host
 from rserpool.wire.text import ident
 
@@ -77,7 +77,7 @@ async def server_main(args: argparse.Namespace, host: Host | None = None) -> int
     host = host or make_host(args)
     handle = args.pool_handle or DEFAULT_POOL_HANDLES[args.service]
     if args.service == "pingpong" and args.ppp_failure_after:
-        from rserpool.proto.services import PingPongService
+        from rserpool.apps.services import PingPongService
 
         handler = service_handler("pingpong", lambda: PingPongService(args.ppp_failure_after))
     else:

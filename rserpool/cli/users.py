@@ -18,6 +18,7 @@ from typing import Protocol
 
 import trio
 
+from rserpool.apps.pingpong import run_pingpong
 from rserpool.cli.common import integer, number, run, say
 from rserpool.cli.roles import (
     MAX_PING_SIZE,
@@ -28,10 +29,9 @@ from rserpool.cli.roles import (
     parse_pool_handle,
     transport_failures,
 )
-from rserpool.drivers.explain import explain
-from rserpool.drivers.pingpong import run_pingpong
 from rserpool.drivers.pool_user import PoolUserNode, PoolUserSession, open_pool_user
-from rserpool.proto.session import (
+from rserpool.presentation.explain import explain
+from rserpool.proto.client.session import (
     DataReceived,
     FailoverComplete,
     FailoverNecessary,

@@ -3,10 +3,7 @@
 * :mod:`rserpool.drivers.registrar`: ``serve_registrar`` (ENRP server / registrar).
 * :mod:`rserpool.drivers.pool_element`: ``open_pool_element`` (a PE and its sessions).
 * :mod:`rserpool.drivers.pool_user`: ``open_pool_user`` (a PU; sessions that fail over).
-* :mod:`rserpool.drivers.services`: RSPLIB's Echo, Discard, Daytime, CharGen and PingPong
-  services as PE session handlers; :mod:`rserpool.drivers.pingpong`: the PingPong client.
 * :mod:`rserpool.drivers.hsdump`: ``dump_handlespace`` (ask a registrar for its handlespace).
-* :mod:`rserpool.drivers.explain`, :mod:`rserpool.drivers.eventlog`: events as log lines.
 * :mod:`rserpool.drivers.associations`: which association of an endpoint leads where.
 
 The PE and PU share :mod:`rserpool.drivers._asap_client` (the ASAP side and the sessions).

@@ -1,8 +1,8 @@
 """What the pool element and pool user drivers share: the ASAP side and the session plumbing.
 
-:class:`AsapClientDriver` runs a :class:`~rserpool.proto.registrar_hunt.RegistrarClient` core
-(a :class:`~rserpool.proto.pool_element.PoolElementCore` or a
-:class:`~rserpool.proto.pool_user.PoolUserCore`) on a transport ``Host``:
+:class:`AsapClientDriver` runs a :class:`~rserpool.proto.client.hunt.RegistrarClient` core
+(a :class:`~rserpool.proto.client.pool_element.PoolElementCore` or a
+:class:`~rserpool.proto.client.pool_user.PoolUserCore`) on a transport ``Host``:
 
 * one **one-to-many SCTP endpoint** for ASAP (RSPLIB's registrar hunt socket): connects to
   registrars for :class:`ConnectRegistrar`, and accepts the association a new home registrar
@@ -34,14 +34,14 @@ import trio
 from rserpool.drivers._clock import CoreClock
 from rserpool.drivers._support import Mailbox, Throttle
 from rserpool.drivers.associations import parse_ip, transport_of
-from rserpool.proto.common import Abort, Event, Send, TransportAddress
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.hunt import (
     CancelConnect,
     ConnectRegistrar,
     EndpointAction,
     RegistrarClient,
 )
-from rserpool.proto.session import CloseSession, ConnectSession, SessionSend
+from rserpool.proto.client.session import CloseSession, ConnectSession, SessionSend
+from rserpool.proto.common import Abort, Event, Send, TransportAddress
 from rserpool.transport import (
     ASAP_ANNOUNCE_GROUP,
     ENDING_EVENTS,

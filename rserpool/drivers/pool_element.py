@@ -7,7 +7,7 @@
 
 or with ``handler=serve`` each session is served by ``serve(session)`` in the PE's nursery.
 
-The PE (:class:`~rserpool.proto.pool_element.PoolElementCore` underneath) registers with its
+The PE (:class:`~rserpool.proto.client.pool_element.PoolElementCore` underneath) registers with its
 home registrar, re-registers every ``reregistration_interval`` ms, answers Endpoint Keep Alives,
 follows a takeover (a Keep Alive with the H flag on a new association), hunts for a new home via
 Server Announces or the static ``registrars`` when the old one fails, and deregisters when the
@@ -37,21 +37,21 @@ from rserpool.drivers._asap_client import (
 )
 from rserpool.drivers._support import Mailbox, Throttle, background_nursery
 from rserpool.drivers.associations import parse_ip, transport_of
-from rserpool.proto.common import Event, IPAddress, TransportAddress
-from rserpool.proto.pool_element import (
+from rserpool.proto.client.hunt import HomeRegistrar, HomeRegistrarLost, RegistrarHuntConfig
+from rserpool.proto.client.pool_element import (
     Deregistered,
     PoolElementConfig,
     PoolElementCore,
     Registered,
     RegistrationFailed,
 )
-from rserpool.proto.registrar_hunt import HomeRegistrar, HomeRegistrarLost, RegistrarHuntConfig
-from rserpool.proto.session import (
+from rserpool.proto.client.session import (
     BusinessCardReceived,
     CookieEchoReceived,
     DataReceived,
     SessionClosed,
 )
+from rserpool.proto.common import Event, IPAddress, TransportAddress
 from rserpool.scope import advertisable
 from rserpool.transport import (
     ASAP_ANNOUNCE_GROUP,

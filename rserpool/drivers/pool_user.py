@@ -6,8 +6,8 @@
             await session.send(b"hello")                          # PPID 0
             reply = await session.receive_data()                  # DataReceived
 
-The PU (:class:`~rserpool.proto.pool_user.PoolUserCore` underneath) finds a home registrar like
-a PE does, resolves pool handles (with the 0x803f option, caching answers for
+The PU (:class:`~rserpool.proto.client.pool_user.PoolUserCore` underneath) finds a home
+registrar like a PE does, resolves pool handles (with the 0x803f option, caching answers for
 ``stale_cache_value`` ms), reports unreachable PEs, and runs sessions: one-to-one SCTP
 associations to a PE's user transport that **fail over automatically**. When the association
 fails, the session picks another PE (the failed one is avoided for a while), connects, sends the
@@ -34,16 +34,15 @@ from rserpool.drivers._asap_client import (
     registrar_addresses,
 )
 from rserpool.drivers._support import Mailbox, Throttle, background_nursery
-from rserpool.proto.common import Event, TransportAddress
-from rserpool.proto.pool_user import (
+from rserpool.proto.client.hunt import HomeRegistrar, RegistrarHuntConfig
+from rserpool.proto.client.pool_user import (
     PoolUserConfig,
     PoolUserCore,
     ResolutionFailed,
     Resolved,
     SessionState,
 )
-from rserpool.proto.registrar_hunt import HomeRegistrar, RegistrarHuntConfig
-from rserpool.proto.session import (
+from rserpool.proto.client.session import (
     BusinessCardReceived,
     ConnectSession,
     CookieReceived,
@@ -53,6 +52,7 @@ from rserpool.proto.session import (
     SessionClosed,
     SessionConnected,
 )
+from rserpool.proto.common import Event, TransportAddress
 from rserpool.transport import (
     ASAP_ANNOUNCE_GROUP,
     Address,

@@ -43,7 +43,7 @@ from trio_typing import TaskStatus
 
 from rserpool.drivers._clock import CoreClock
 from rserpool.drivers.associations import AssociationTable, parse_ip, transport_of
-from rserpool.drivers.eventlog import event_level, event_text, refusal_text
+from rserpool.presentation.eventlog import event_level, event_text, refusal_text
 from rserpool.proto.common import (
     Abort,
     Action,

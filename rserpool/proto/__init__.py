@@ -5,11 +5,9 @@ integer milliseconds, and drains the actions it wants performed (:mod:`rserpool.
 the events it observed, and its next deadline. No sockets, no clock, no Trio, no global random.
 
 * :mod:`rserpool.proto.registrar`: ``RegistrarCore`` (ASAP server side, ENRP, takeover).
-* :mod:`rserpool.proto.registrar_hunt`: the registrar client shared by PE and PU (server hunt,
-  home registrar, FIFO request matching); its vocabulary is in :mod:`rserpool.proto.hunt_types`.
-* :mod:`rserpool.proto.pool_element` / :mod:`rserpool.proto.pool_user`: ``PoolElementCore``,
-  ``PoolUserCore`` (sessions with cookie failover, :mod:`rserpool.proto.session`).
-* :mod:`rserpool.proto.services`: Echo, Discard, Daytime, CharGen and PingPong, as RSPLIB's.
+* :mod:`rserpool.proto.client`: the ASAP client side: the registrar hunt shared by PE and PU,
+  ``PoolElementCore``, ``PoolUserCore`` and the session layer with cookie failover.
+* :mod:`rserpool.proto.hsdump`: the ENRP conversation of ``rserpool hsdump``.
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 import pytest
 import trio
 
+from rserpool.apps.service_handlers import service_handler
 from rserpool.cli import main
 from rserpool.cli.common import CommandError
 from rserpool.cli.users import pingpong_main, terminal_main
 from rserpool.drivers.pool_element import open_pool_element
 from rserpool.drivers.registrar import serve_registrar
-from rserpool.drivers.services import service_handler
 from rserpool.proto.registrar import RegistrarConfig
 from rserpool.transport import MemoryNetwork
 from tests.cli.helpers import leaves, matching, network, parse, said, tell_info

@@ -10,20 +10,20 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from rserpool.apps.service_handlers import service_handler
+from rserpool.apps.services import PingPongClient
 from rserpool.drivers.pool_element import open_pool_element
 from rserpool.drivers.registrar import Registrar, serve_registrar
-from rserpool.drivers.services import service_handler
-from rserpool.proto.common import Event
-from rserpool.proto.pool_element import Deregistered, KeepAliveAnswered, Registered
-from rserpool.proto.registrar import RegistrarConfig
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.hunt import (
     HomeChangeReason,
     HomeRegistrarChanged,
     HomeRegistrarLost,
     MessageIgnored,
 )
-from rserpool.proto.services import PingPongClient
-from rserpool.proto.session import CookieEchoReceived, DataReceived
+from rserpool.proto.client.pool_element import Deregistered, KeepAliveAnswered, Registered
+from rserpool.proto.client.session import CookieEchoReceived, DataReceived
+from rserpool.proto.common import Event
+from rserpool.proto.registrar import RegistrarConfig
 from rserpool.transport import TUNED, CommUp, MemoryNetwork, SctpMessage
 from rserpool.wire import (
     PPID,
@@ -317,7 +317,7 @@ async def test_bad_input_from_a_registrar(clock: trio.testing.MockClock) -> None
             nursery.start_soon(bad_registrar)
             recorder = Recorder()
             hunt_fast = {"server_hunt_timeout": 500, "server_hunt_max": 1000}
-            from rserpool.proto.registrar_hunt import RegistrarHuntConfig
+            from rserpool.proto.client.hunt import RegistrarHuntConfig
 
             async with open_pool_element(
                 net.hosts["pe"],

@@ -15,7 +15,8 @@ import pytest
 import trio
 import trio.testing
 
-from rserpool.drivers.pingpong import run_pingpong
+from rserpool.apps.pingpong import run_pingpong
+from rserpool.apps.service_handlers import service_handler
 from rserpool.drivers.pool_element import (
     PoolElementNode,
     PoolElementSession,
@@ -23,16 +24,15 @@ from rserpool.drivers.pool_element import (
 )
 from rserpool.drivers.pool_user import ResolutionError, open_pool_user
 from rserpool.drivers.registrar import Registrar, serve_registrar
-from rserpool.drivers.services import service_handler
-from rserpool.proto.pool_user import PoolUserConfig
-from rserpool.proto.registrar import RegistrarConfig
-from rserpool.proto.session import (
+from rserpool.proto.client.pool_user import PoolUserConfig
+from rserpool.proto.client.session import (
     CookieReceived,
     DataReceived,
     FailoverComplete,
     FailoverNecessary,
     SessionSend,
 )
+from rserpool.proto.registrar import RegistrarConfig
 from rserpool.transport import TUNED, MemoryNetwork
 from rserpool.wire import Cause
 from tests.drivers.helpers import wait_until

@@ -75,6 +75,7 @@ def test_filters() -> None:
 def test_importing_proto_imports_no_io() -> None:
     code = (
         "import sys, rserpool.proto.registrar, rserpool.proto.common\n"
+        "import rserpool.proto.client.pool_user, rserpool.proto.client.pool_element\n"
         "bad = {'trio', 'socket', 'selectors', 'asyncio'} & set(sys.modules)\n"
         "assert not bad, bad"
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, TypeVar
 
+from rserpool.proto.client.hunt import EndpointAction, RegistrarClient
 from rserpool.proto.common import Abort, Endpoint, IPAddress, Send, TransportAddress
-from rserpool.proto.registrar_hunt import EndpointAction, RegistrarClient
 from rserpool.wire import (
     PPID,
     Message,

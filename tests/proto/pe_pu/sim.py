@@ -15,18 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rserpool.proto.common import Abort, Endpoint, Multicast, Send, TransportAddress
-from rserpool.proto.pool_element import PoolElementConfig, PoolElementCore
-from rserpool.proto.pool_user import PoolUserConfig, PoolUserCore
-from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
-from rserpool.proto.registrar.addresses import AddressScope
-from rserpool.proto.registrar_hunt import (
-    CancelConnect,
-    ConnectRegistrar,
-    RegistrarClient,
-    RegistrarHuntConfig,
-)
-from rserpool.proto.services import (
+from rserpool.apps.services import (
     PINGPONG_PPID,
     Close,
     PingPongClient,
@@ -34,7 +23,15 @@ from rserpool.proto.services import (
     Reply,
     SendCookie,
 )
-from rserpool.proto.session import (
+from rserpool.proto.client.hunt import (
+    CancelConnect,
+    ConnectRegistrar,
+    RegistrarClient,
+    RegistrarHuntConfig,
+)
+from rserpool.proto.client.pool_element import PoolElementConfig, PoolElementCore
+from rserpool.proto.client.pool_user import PoolUserConfig, PoolUserCore
+from rserpool.proto.client.session import (
     CloseSession,
     ConnectSession,
     CookieEchoReceived,
@@ -43,6 +40,9 @@ from rserpool.proto.session import (
     SessionAccepted,
     SessionSend,
 )
+from rserpool.proto.common import Abort, Endpoint, Multicast, Send, TransportAddress
+from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
+from rserpool.proto.registrar.addresses import AddressScope
 from rserpool.wire import PPID, decode_message_untrusted
 
 from .helpers import ip

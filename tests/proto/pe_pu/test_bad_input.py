@@ -9,10 +9,10 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rserpool.proto.pool_element import PoolElementConfig, PoolElementCore
-from rserpool.proto.pool_user import PoolUserCore
-from rserpool.proto.registrar_hunt import ConnectRegistrar, RegistrarHuntConfig
-from rserpool.proto.session import ConnectSession
+from rserpool.proto.client.hunt import ConnectRegistrar, RegistrarHuntConfig
+from rserpool.proto.client.pool_element import PoolElementConfig, PoolElementCore
+from rserpool.proto.client.pool_user import PoolUserCore
+from rserpool.proto.client.session import ConnectSession
 from rserpool.wire import (
     PPID,
     AsapError,

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import random
 
-from rserpool.proto.pool_element import PoolElementConfig, PoolElementCore
-from rserpool.proto.pool_user import NoPoolElement, PoolUserCore
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.hunt import (
     ConnectRegistrar,
     RegistrarConnectFailed,
     RegistrarConnecting,
     RegistrarHuntConfig,
     ServerHuntWaiting,
 )
+from rserpool.proto.client.pool_element import PoolElementConfig, PoolElementCore
+from rserpool.proto.client.pool_user import NoPoolElement, PoolUserCore
 from rserpool.wire import (
     Cause,
     HandleResolutionResponse,

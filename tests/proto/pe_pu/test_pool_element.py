@@ -6,15 +6,7 @@ import random
 
 import pytest
 
-from rserpool.proto.pool_element import (
-    Deregistered,
-    KeepAliveAnswered,
-    PoolElementConfig,
-    PoolElementCore,
-    Registered,
-    RegistrationFailed,
-)
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.hunt import (
     CancelConnect,
     ConnectRegistrar,
     HomeChangeReason,
@@ -24,7 +16,15 @@ from rserpool.proto.registrar_hunt import (
     RegistrarHuntConfig,
     ServerHuntStarted,
 )
-from rserpool.proto.session import (
+from rserpool.proto.client.pool_element import (
+    Deregistered,
+    KeepAliveAnswered,
+    PoolElementConfig,
+    PoolElementCore,
+    Registered,
+    RegistrationFailed,
+)
+from rserpool.proto.client.session import (
     BusinessCardReceived,
     CookieEchoReceived,
     DataReceived,

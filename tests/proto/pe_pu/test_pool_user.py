@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from rserpool.proto.pool_user import (
+from rserpool.proto.client.hunt import ConnectRegistrar, RegistrarHuntConfig
+from rserpool.proto.client.pool_user import (
     PoolUserConfig,
     PoolUserCore,
     ResolutionFailed,
@@ -12,8 +13,7 @@ from rserpool.proto.pool_user import (
     SessionState,
     UnreachableReported,
 )
-from rserpool.proto.registrar_hunt import ConnectRegistrar, RegistrarHuntConfig
-from rserpool.proto.session import (
+from rserpool.proto.client.session import (
     BusinessCardReceived,
     CloseSession,
     ConnectSession,

@@ -8,7 +8,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rserpool.proto.services import (
+from rserpool.apps.services import (
     CHARGEN_BLOCK,
     PINGPONG_PPID,
     CharGenService,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from rserpool.proto.pool_element import Registered
-from rserpool.proto.pool_user import PoolUserConfig
-from rserpool.proto.registrar_hunt import (
+from rserpool.apps.services import PINGPONG_PPID
+from rserpool.proto.client.hunt import (
     HomeChangeReason,
     HomeRegistrarChanged,
     RegistrarHuntConfig,
 )
-from rserpool.proto.services import PINGPONG_PPID
-from rserpool.proto.session import FailoverComplete, FailoverNecessary, SessionConnected
+from rserpool.proto.client.pool_element import Registered
+from rserpool.proto.client.pool_user import PoolUserConfig
+from rserpool.proto.client.session import FailoverComplete, FailoverNecessary, SessionConnected
 
 from .helpers import ta
 from .sim import Net

@@ -1,7 +1,7 @@
 """A PingPong pool user on a session (RSPLIB's ``pingpongclient``, sequence-checked).
 
 A Ping goes out every ``interval`` seconds; each Pong is checked by
-:class:`~rserpool.proto.services.PingPongClient` (ReplyNo without gaps, every Ping answered
+:class:`~rserpool.apps.services.PingPongClient` (ReplyNo without gaps, every Ping answered
 exactly once). After the *k*-th ``FailoverNecessary`` the Pings handed to the failed PE's
 association (epoch *k* - 1) that got no Pong are sent again; the PE the session fails over to
 continues the ReplyNo sequence from the Cookie Echo.
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import trio
 
+from rserpool.apps.services import PINGPONG_PPID, PingPongClient
 from rserpool.drivers.pool_user import PoolUserSession
-from rserpool.proto.services import PINGPONG_PPID, PingPongClient
-from rserpool.proto.session import (
+from rserpool.proto.client.session import (
     DataReceived,
     FailoverComplete,
     FailoverNecessary,

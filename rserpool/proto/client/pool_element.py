@@ -1,7 +1,7 @@
 """``PoolElementCore``: the sans-IO pool element (RFC 5352 §3.1-3.4, §3.8, as RSPLIB does it).
 
 One core per PE process, like RSPLIB's ASAP instance: one or more PEs share one home
-registrar association (:class:`~rserpool.proto.registrar_hunt.RegistrarClient` finds it and
+registrar association (:class:`~rserpool.proto.client.hunt.RegistrarClient` finds it and
 matches responses). Each PE registers, re-registers every ``reregistration_interval``
 (T4-reregistration; the registration life is 3 × the interval, as RSPLIB's), answers Endpoint
 Keep Alives, adopts a registrar that sends a Keep Alive with the H flag on a new association
@@ -10,13 +10,13 @@ Keep Alives, adopts a registrar that sends a Keep Alive with the H flag on a new
 
 It also serves sessions: associations from PUs to the PE's user transport. Their PPID 11
 messages are ASAP control (Cookie Echo, Business Card → events); everything else is
-application data (:class:`~rserpool.proto.session.DataReceived`). :meth:`send_cookie` sends an
-ASAP Cookie on a session.
+application data (:class:`~rserpool.proto.client.session.DataReceived`).
+:meth:`send_cookie` sends an ASAP Cookie on a session.
 
 Driver contract (see :mod:`rserpool.proto.common`): feed ``receive_announce``,
 ``registrar_connected``/``registrar_connect_failed``, ``receive_registrar``,
 ``registrar_lost``, ``session_accepted``, ``receive_session``, ``session_lost`` and
-``handle_timers``; drain ``outgoing()`` (:data:`~rserpool.proto.registrar_hunt.EndpointAction`)
+``handle_timers``; drain ``outgoing()`` (:data:`~rserpool.proto.client.hunt.EndpointAction`)
 and ``events()``; sleep until ``next_deadline()``. Once ``closed`` is true after
 :meth:`close`, the driver may shut the registrar association down.
 """
@@ -27,8 +27,7 @@ import random
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from rserpool.proto.common import AssocId, Event, IPAddress, TransportAddress
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.hunt import (
     HomeChangeReason,
     HomeRegistrar,
     MessageIgnored,
@@ -37,7 +36,7 @@ from rserpool.proto.registrar_hunt import (
     Request,
     Timer,
 )
-from rserpool.proto.session import (
+from rserpool.proto.client.session import (
     BusinessCardReceived,
     CloseSession,
     CookieEchoReceived,
@@ -46,6 +45,7 @@ from rserpool.proto.session import (
     SessionClosed,
     SessionSend,
 )
+from rserpool.proto.common import AssocId, Event, IPAddress, TransportAddress
 from rserpool.wire import (
     PPID,
     AsapMessage,

@@ -28,17 +28,7 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
-from rserpool.proto.common import (
-    Abort,
-    AssocId,
-    Endpoint,
-    Event,
-    IPAddress,
-    Send,
-    TimerTable,
-    TransportAddress,
-)
-from rserpool.proto.hunt_types import (
+from rserpool.proto.client.hunt_types import (
     CancelConnect,
     ConnectRegistrar,
     EndpointAction,
@@ -55,6 +45,16 @@ from rserpool.proto.hunt_types import (
     ServerHuntWaiting,
     Timer,
     TimerKey,
+)
+from rserpool.proto.common import (
+    Abort,
+    AssocId,
+    Endpoint,
+    Event,
+    IPAddress,
+    Send,
+    TimerTable,
+    TransportAddress,
 )
 from rserpool.wire import (
     PPID,
@@ -127,8 +127,8 @@ class _Announced:
 
 
 class RegistrarClient:
-    """Base of :class:`~rserpool.proto.pool_element.PoolElementCore` and
-    :class:`~rserpool.proto.pool_user.PoolUserCore`: see the module docstring.
+    """Base of :class:`~rserpool.proto.client.pool_element.PoolElementCore` and
+    :class:`~rserpool.proto.client.pool_user.PoolUserCore`: see the module docstring.
 
     Subclasses override the ``_on_*`` hooks and :meth:`_needs_registrar`.
     """

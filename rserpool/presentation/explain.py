@@ -9,20 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rserpool.proto.common import Event, TransportAddress
-from rserpool.proto.pool_element import (
-    Deregistered,
-    KeepAliveAnswered,
-    Registered,
-    RegistrationFailed,
-)
-from rserpool.proto.pool_user import (
-    NoPoolElement,
-    ResolutionFailed,
-    Resolved,
-    UnreachableReported,
-)
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.hunt import (
     HomeChangeReason,
     HomeRegistrarChanged,
     HomeRegistrarLost,
@@ -33,7 +20,19 @@ from rserpool.proto.registrar_hunt import (
     ServerHuntStarted,
     ServerHuntWaiting,
 )
-from rserpool.proto.session import (
+from rserpool.proto.client.pool_element import (
+    Deregistered,
+    KeepAliveAnswered,
+    Registered,
+    RegistrationFailed,
+)
+from rserpool.proto.client.pool_user import (
+    NoPoolElement,
+    ResolutionFailed,
+    Resolved,
+    UnreachableReported,
+)
+from rserpool.proto.client.session import (
     CookieEchoReceived,
     FailoverComplete,
     FailoverNecessary,
@@ -41,6 +40,7 @@ from rserpool.proto.session import (
     SessionClosed,
     SessionConnected,
 )
+from rserpool.proto.common import Event, TransportAddress
 from rserpool.wire.text import cause_text, handle_text, ident
 
 

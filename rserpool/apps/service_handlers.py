@@ -1,5 +1,5 @@
 """RSPLIB's standard services on a pool element session: Echo, Discard, Daytime, CharGen,
-PingPong (the sans-IO state is in :mod:`rserpool.proto.services`).
+PingPong (the sans-IO state is in :mod:`rserpool.apps.services`).
 
     async with open_pool_element(host, "EchoPool", handler=service_handler("echo")) as pe:
         ...
@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import trio
 
-from rserpool.drivers.pool_element import PoolElementSession, SessionHandler
-from rserpool.proto.services import (
+from rserpool.apps.services import (
     CharGenService,
     Close,
     DaytimeService,
@@ -25,7 +24,8 @@ from rserpool.proto.services import (
     Service,
     ServiceOutput,
 )
-from rserpool.proto.session import CookieEchoReceived, DataReceived
+from rserpool.drivers.pool_element import PoolElementSession, SessionHandler
+from rserpool.proto.client.session import CookieEchoReceived, DataReceived
 
 #: Service name (rspserver's option) -> a new per-session service object.
 SERVICES: dict[str, Callable[[], Service]] = {

@@ -1,6 +1,6 @@
 """The vocabulary of a registrar client (the ASAP side of a PE or PU): timers, configuration,
 the actions it asks its driver for, and the events it reports. The logic is in
-:mod:`rserpool.proto.registrar_hunt`.
+:mod:`rserpool.proto.client.hunt`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from rserpool.proto.client.session import CloseSession, ConnectSession, SessionSend
 from rserpool.proto.common import Abort, AssocId, Event, Send, TransportAddress
-from rserpool.proto.session import CloseSession, ConnectSession, SessionSend
 
 
 class Timer(enum.Enum):

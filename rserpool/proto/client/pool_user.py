@@ -8,8 +8,8 @@
 * **Unreachable PEs.** :meth:`PoolUserCore.report_unreachable` drops the PE from the cache and
   sends Endpoint Unreachable (no response is expected).
 * **Sessions.** :meth:`PoolUserCore.open_session` picks a PE and asks the driver to connect
-  (:class:`~rserpool.proto.session.ConnectSession`) to its user transport. When the association
-  fails (or :meth:`force_failover`), the session fails over by itself: it emits
+  (:class:`~rserpool.proto.client.session.ConnectSession`) to its user transport. When the
+  association fails (or :meth:`force_failover`), the session fails over by itself: it emits
   ``FailoverNecessary``, avoids the failed PE for ``failed_pe_penalty`` ms, prefers the PEs of a
   Business Card the PE sent, otherwise resolves again (RSPLIB: one item; retry after 250 ms
   when no PE is available), connects, sends the latest Cookie as Cookie Echo first, then its own
@@ -25,9 +25,8 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from rserpool.proto.common import Event, TransportAddress
-from rserpool.proto.pu_cache import CachedElement, PoolUserCache
-from rserpool.proto.registrar_hunt import (
+from rserpool.proto.client.cache import CachedElement, PoolUserCache
+from rserpool.proto.client.hunt import (
     HomeChangeReason,
     MessageIgnored,
     RegistrarClient,
@@ -35,7 +34,7 @@ from rserpool.proto.registrar_hunt import (
     Request,
     Timer,
 )
-from rserpool.proto.session import (
+from rserpool.proto.client.session import (
     BusinessCardReceived,
     CloseSession,
     ConnectSession,
@@ -47,6 +46,7 @@ from rserpool.proto.session import (
     SessionConnected,
     SessionSend,
 )
+from rserpool.proto.common import Event, TransportAddress
 from rserpool.wire import (
     PPID,
     AsapMessage,
