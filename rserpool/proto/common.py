@@ -1,6 +1,8 @@
 """Conventions shared by the sans-IO cores: the registrar, the pool element and the pool user.
 
-A core never touches the network, a clock or global randomness. Its driver:
+A core never touches the network, a clock or global randomness. Every core (``RegistrarCore``,
+``PoolElementCore``, ``PoolUserCore``) keeps the same contract, :class:`Core`; its inputs are
+its role's own methods. Its driver:
 
 1. feeds it input: ``receive(...)`` with the bytes of one SCTP message, the association it
    arrived on and the association's peer transport address; ``association_lost(...)``;
@@ -21,9 +23,9 @@ import enum
 import heapq
 import ipaddress
 import random
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeAlias, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from rserpool.wire import Message, SctpTransport, encode_message, ppid_of
 from rserpool.wire.params import normalize_address
@@ -132,6 +134,29 @@ class Multicast:
 
 
 Action: TypeAlias = Send | Abort | Multicast
+
+
+ActionT_co = TypeVar("ActionT_co", covariant=True)
+
+
+class Core(Protocol[ActionT_co]):
+    """What every sans-IO core offers its driver, whatever its role's inputs are."""
+
+    def next_deadline(self) -> int | None:
+        """When ``handle_timers`` is due next (integer ms), None if no timer runs."""
+        ...
+
+    def handle_timers(self, now: int) -> None:
+        """Run every timer due at ``now``."""
+        ...
+
+    def outgoing(self) -> Sequence[ActionT_co]:
+        """Take the actions asked for since the last call, in order."""
+        ...
+
+    def events(self) -> Sequence[Event]:
+        """Take the events observed since the last call, in order."""
+        ...
 
 
 # -------------------------------------------------------------------------------- events

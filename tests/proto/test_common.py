@@ -122,3 +122,21 @@ def test_import_boundary() -> None:
             "random.shuffle(",
         ):
             assert bad not in text, f"{path.name} uses the global random generator"
+
+
+def test_every_core_keeps_the_one_contract() -> None:
+    """RegistrarCore, PoolElementCore and PoolUserCore are all a ``Core`` (checked by mypy
+    here, and at run time for the method names)."""
+    from rserpool.proto.client.hunt_types import EndpointAction, RegistrarHuntConfig
+    from rserpool.proto.client.pool_element import PoolElementCore
+    from rserpool.proto.client.pool_user import PoolUserCore
+    from rserpool.proto.common import Action, Core
+    from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
+
+    registrar: Core[Action] = RegistrarCore(RegistrarConfig(server_id=1), random.Random(1), 0)
+    pe: Core[EndpointAction] = PoolElementCore(RegistrarHuntConfig(), random.Random(1), 0)
+    pu: Core[object] = PoolUserCore(RegistrarHuntConfig(), random.Random(1), 0)
+    for core in (registrar, pe, pu):
+        core.handle_timers(0)
+        assert isinstance(core.outgoing(), list) and isinstance(core.events(), list)
+        assert core.next_deadline() is None or core.next_deadline() >= 0
