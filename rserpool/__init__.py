@@ -17,6 +17,8 @@ The package is layered like the protocol, from the bytes up:
   the time in, actions, events and deadlines out.
 * ``rserpool.drivers``: the cores on a transport, as Trio components: ``serve_registrar``,
   ``open_pool_element``, ``open_pool_user``, RSPLIB's services, ``hsdump``.
+* ``rserpool.errors``: one hierarchy of errors under ``RSerPoolError`` (wire, protocol,
+  transport, usage), each with the RFC 5354 Operation Error cause it stands for.
 * ``rserpool.cli``: the ``rserpool`` command (``registrar``, ``server``, ``terminal``,
   ``pingpong``, ``hsdump``) on kernel SCTP.
 
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from rserpool.drivers.pool_user import open_pool_user as open_pool_user
     from rserpool.drivers.registrar import Registrar as Registrar
     from rserpool.drivers.registrar import serve_registrar as serve_registrar
+    from rserpool.errors import RSerPoolError as RSerPoolError
     from rserpool.proto.client.hunt_types import RegistrarHuntConfig as RegistrarHuntConfig
     from rserpool.proto.client.pool_user import PoolUserConfig as PoolUserConfig
     from rserpool.proto.client.session import BusinessCardReceived as BusinessCardReceived
@@ -111,6 +114,8 @@ _LAZY: dict[str, str] = {
     "MemoryHost": "rserpool.transport.memory",
     "LINUX_DEFAULTS": "rserpool.transport.memory",
     "TUNED": "rserpool.transport.memory",
+    # what they raise (rserpool.errors: every error is an RSerPoolError)
+    "RSerPoolError": "rserpool.errors",
 }
 
 __all__ = [
@@ -135,6 +140,7 @@ __all__ = [
     "PoolUserConfig",
     "PoolUserNode",
     "PoolUserSession",
+    "RSerPoolError",
     "Registrar",
     "RegistrarConfig",
     "RegistrarHuntConfig",

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from rserpool.capture.frames import Packet, scan
 from rserpool.capture.reassembly import Reassembler, UserMessage
+from rserpool.errors import WireError
 from rserpool.wire.codec import decode_message_untrusted
 from rserpool.wire.constants import PPID
 from rserpool.wire.errors import DecodeError
@@ -115,7 +116,7 @@ class DecodedCapture:
         return [r for r in self.records if r.incomplete]
 
 
-class CaptureError(Exception):
+class CaptureError(WireError):
     """The capture could not be read (or not to its end); the only error of this package.
 
     ``partial`` holds what was read before the problem, when the file was readable up to a

@@ -35,6 +35,7 @@ from typing import Any
 
 import dpkt
 
+from rserpool.errors import WireError
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT, PPID
 
 #: Implied PPIDs: UDP has none, and SCTP's PPID 0 means "look at the port".
@@ -66,7 +67,7 @@ LINK_LAYERS: dict[int, Callable[[bytes], Any]] = {
 }
 
 
-class CaptureFormatError(Exception):
+class CaptureFormatError(WireError):
     """The bytes are not a capture this module can read (the reason is the message)."""
 
 

@@ -27,6 +27,9 @@ from typing import Any, ClassVar, NoReturn
 
 import trio
 
+from rserpool.errors import RSerPoolError
+from rserpool.errors import UsageError as UsageError  # defined there, public here
+
 LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -45,12 +48,8 @@ NO_SCTP_HINT = (
 log = logging.getLogger("rserpool")
 
 
-class CommandError(Exception):
+class CommandError(RSerPoolError):
     """A failure at run time, told as one line (exit status 1)."""
-
-
-class UsageError(Exception):
-    """A bad option or argument value, told as one line (exit status 2)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -208,8 +207,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def describe_failure(exc: BaseException) -> str | None:
     """The one line for a failure the user can act on; None for a bug (show the traceback)."""
-    if isinstance(exc, CommandError | UsageError):
-        return str(exc)
+    if isinstance(exc, RSerPoolError):  # every error rserpool raises on purpose
+        return str(exc) or type(exc).__name__
     if isinstance(exc, OSError):
         if exc.errno in NO_SCTP_ERRNOS:
             return NO_SCTP_HINT

@@ -109,7 +109,7 @@ def connect_failure(cause: object) -> str:
     return str(cause) or type(cause).__name__
 
 
-class SessionGone(trio.BrokenResourceError):
+class SessionGone(TransportError, trio.BrokenResourceError):
     """The session is closed (by either side) and cannot carry data any more."""
 
 

@@ -22,7 +22,7 @@ from rserpool.wire import PPID, encode_message
 LIST_GRACE = 2.0  # seconds to wait for a late List Response once the table is complete
 
 
-class HsdumpError(Exception):
+class HsdumpError(TransportError):
     """The registrar could not be reached or closed the association early."""
 
 

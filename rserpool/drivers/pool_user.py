@@ -34,6 +34,7 @@ from rserpool.drivers._asap_client import (
     registrar_addresses,
 )
 from rserpool.drivers._support import Mailbox, Throttle, background_nursery
+from rserpool.errors import ProtocolError
 from rserpool.proto.client.hunt import HomeRegistrar, RegistrarHuntConfig
 from rserpool.proto.client.pool_user import (
     PoolUserConfig,
@@ -76,7 +77,7 @@ SessionItem = (
 """What :meth:`PoolUserSession.receive` returns: data from the PE, or a notice."""
 
 
-class ResolutionError(Exception):
+class ResolutionError(ProtocolError):
     """A Handle Resolution found no PE: ``cause`` is the registrar's Operation Error cause
     (0x0009: unknown pool handle) or None (empty answer, or no registrar answered)."""
 

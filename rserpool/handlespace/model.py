@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from rserpool.errors import ProtocolError
 from rserpool.policies import SelectionStorage
 from rserpool.policies.entry import PolicyEntry
 from rserpool.wire.constants import Cause, PolicyType
@@ -22,8 +23,10 @@ from rserpool.wire.policy import PoolMemberSelectionPolicy
 Key = tuple[bytes, int]  # (pool handle, PE id)
 
 
-class RegistrationRejected(Exception):
+class RegistrationRejected(ProtocolError):
     """A registration or handle update the handlespace refuses; ``cause`` goes on the wire."""
+
+    cause: Cause
 
     def __init__(self, cause: Cause, detail: str = "") -> None:
         super().__init__(f"{cause.name} (0x{cause.value:04x}){': ' + detail if detail else ''}")

@@ -17,16 +17,14 @@ from typing import Protocol
 
 import trio
 
+from rserpool.errors import TransportError as TransportError  # defined there, public here
+
 Address = tuple[str, int]
 
 #: RSPLIB's announce groups: ASAP Server Announce and ENRP Presence.
 ASAP_ANNOUNCE_GROUP: Address = ("239.0.0.50", 3863)
 ENRP_ANNOUNCE_GROUP: Address = ("239.0.0.51", 9901)
 ANNOUNCE_TTL = 30
-
-
-class TransportError(Exception):
-    """A transport operation failed for a reason other than cancellation."""
 
 
 class AssociationGone(TransportError, trio.BrokenResourceError):

@@ -48,7 +48,13 @@ from rserpool.wire.enrp import (
     Presence,
     TakeoverServer,
 )
-from rserpool.wire.errors import DecodeError, EncodeError
+from rserpool.wire.errors import (
+    DecodeError,
+    EncodeError,
+    InvalidValues,
+    UnrecognizedMessage,
+    UnrecognizedParameter,
+)
 from rserpool.wire.message import EnrpMessage, Message
 from rserpool.wire.params import (
     DccpTransport,
@@ -100,6 +106,7 @@ __all__ = [
     "IPAddress",
     "InitTakeover",
     "InitTakeoverAck",
+    "InvalidValues",
     "ListRequest",
     "ListResponse",
     "Message",
@@ -126,6 +133,8 @@ __all__ = [
     "UnknownParameter",
     "UnknownParameterAction",
     "UnknownPolicy",
+    "UnrecognizedMessage",
+    "UnrecognizedParameter",
     "UpdateAction",
     "decode_message_untrusted",
     "dump",

@@ -7,9 +7,9 @@ import struct
 
 from rserpool.wire.asap import ASAP_MESSAGES
 from rserpool.wire.buffer import HEADER, pad4, read
-from rserpool.wire.constants import PPID, Cause
+from rserpool.wire.constants import PPID
 from rserpool.wire.enrp import ENRP_MESSAGES
-from rserpool.wire.errors import DecodeError, EncodeError
+from rserpool.wire.errors import DecodeError, EncodeError, UnrecognizedMessage
 from rserpool.wire.message import Message
 from rserpool.wire.tlv import Scanner, split_tlvs
 
@@ -43,9 +43,8 @@ def _decode(ppid: int, data: bytes) -> Message:
         raise DecodeError(f"message length {length} does not match {len(data)} bytes received")
     cls = registry.get(msg_type)
     if cls is None:
-        raise DecodeError(
+        raise UnrecognizedMessage(
             f"unknown {PPID(ppid).name} message type {msg_type:#04x}",
-            cause=Cause.UNRECOGNIZED_MESSAGE,
             tlv=data[:length],
             report=msg_type & 0xC0 == 0x40,  # RFC 5354 §4: 01 = stop and report
         )

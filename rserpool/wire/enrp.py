@@ -8,7 +8,7 @@ from typing import ClassVar, Self
 
 from rserpool.wire.buffer import U32_U32_U32
 from rserpool.wire.constants import Cause, EnrpType, UpdateAction
-from rserpool.wire.errors import DecodeError
+from rserpool.wire.errors import DecodeError, InvalidValues
 from rserpool.wire.message import EnrpMessage, Message
 from rserpool.wire.params import (
     OPERATION_ERROR_TYPE,
@@ -172,9 +172,7 @@ class HandleUpdate(EnrpMessage):
     @classmethod
     def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
         if fixed[2] > UpdateAction.DEL_PE:
-            raise DecodeError(
-                f"update action {fixed[2]:#06x}", cause=Cause.INVALID_VALUES, offset=12
-            )
+            raise InvalidValues(f"update action {fixed[2]:#06x}", offset=12)
         handle = decode_pool_handle(scan.expect(POOL_HANDLE_TYPE, "pool handle"))
         pe = decode_pool_element(scan.expect(POOL_ELEMENT_TYPE, "pool element"))
         return cls(

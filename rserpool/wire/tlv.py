@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rserpool.wire.buffer import PADDING, TLV_HEADER, pad4, tlv
 from rserpool.wire.constants import Cause, ParamType, UnknownParameterAction
-from rserpool.wire.errors import DecodeError
+from rserpool.wire.errors import DecodeError, InvalidValues, UnrecognizedParameter
 
 STANDARD_PARAM_TYPES = frozenset(int(t) for t in ParamType)
 
@@ -67,10 +67,11 @@ class Tlv:
         return self.end - self.start - 4
 
     def invalid(self, reason: str, cause: Cause = Cause.INVALID_VALUES) -> DecodeError:
-        """A DecodeError blaming this TLV (cause Invalid Values unless told)."""
-        return DecodeError(
-            f"parameter {self.type:#06x}: {reason}", cause=cause, offset=self.start, tlv=self.raw
-        )
+        """An :class:`InvalidValues` error blaming this TLV (a plain DecodeError with
+        ``cause`` when told another cause)."""
+        error = InvalidValues if cause is Cause.INVALID_VALUES else DecodeError
+        text = f"parameter {self.type:#06x}: {reason}"
+        return error(text, cause=cause, offset=self.start, tlv=self.raw)
 
 
 def split_tlvs(data: bytes, start: int, end: int) -> list[Tlv]:
@@ -112,9 +113,8 @@ def join_tlvs(known: Sequence[bytes], extensions: Sequence[UnknownParameter]) ->
 def _stop(t: Tlv, expected: str) -> DecodeError:
     """The error for meeting ``t`` (action bits 0x) where ``expected`` was wanted."""
     action = UnknownParameterAction.of(t.type)
-    return DecodeError(
+    return UnrecognizedParameter(
         f"unexpected parameter {t.type:#06x} where {expected} was expected",
-        cause=Cause.UNRECOGNIZED_PARAMETER,
         offset=t.start,
         tlv=t.raw,
         report=action is UnknownParameterAction.STOP_AND_REPORT,
