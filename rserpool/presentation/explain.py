@@ -1,6 +1,12 @@
 """One teaching line per PE/PU event: what happened, in RFC 5352 terms, with identifiers
 written as RSPLIB writes them (``$00002001``). Used by ``rserpool server|terminal|pingpong``.
 
+An event has two renderings with two jobs, each written once: ``str(event)`` (the event's
+``__str__``) is the terse debug form, every field, for logs and tests; :func:`explain` is the
+sentence for people, and only for the events worth telling (None for the routine ones such as
+``KeepAliveAnswered``). :func:`explain` dispatches on the event's type
+(:func:`functools.singledispatch`): one registered function per event type.
+
 :class:`HuntProgress` keeps what the server hunt tried and why it failed, to say it in one line
 when a component gives up (``--timeout``).
 """
@@ -8,12 +14,12 @@ when a component gives up (``--timeout``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import singledispatch
 
 from rserpool.proto.client.hunt import (
     HomeChangeReason,
     HomeRegistrarChanged,
     HomeRegistrarLost,
-    MessageIgnored,
     RegistrarAnnounced,
     RegistrarConnectFailed,
     RegistrarConnecting,
@@ -22,7 +28,6 @@ from rserpool.proto.client.hunt import (
 )
 from rserpool.proto.client.pool_element import (
     Deregistered,
-    KeepAliveAnswered,
     Registered,
     RegistrationFailed,
 )
@@ -40,113 +45,185 @@ from rserpool.proto.client.session import (
     SessionClosed,
     SessionConnected,
 )
-from rserpool.proto.common import Event, TransportAddress
+from rserpool.proto.common import Channel, Endpoint, Event, MessageIgnored, TransportAddress
 from rserpool.wire.text import cause_text, handle_text, ident
 
 
+@singledispatch
 def explain(event: Event) -> str | None:
-    """A line for the events worth telling a user about; None for routine ones."""
-    if isinstance(event, ServerHuntStarted):
-        if not event.candidates:
-            return (
-                "Server hunt: looking for a home registrar; none known yet (no --registrar "
-                "given): waiting for a Server Announce"
-            )
-        return (
-            f"Server hunt: looking for a home registrar ({event.candidates} known from "
-            "--registrar and Server Announces)"
-        )
-    if isinstance(event, RegistrarConnecting):
-        source = (
-            "given with --registrar"
-            if event.server_id is None
-            else f"announced by registrar {ident(event.server_id)}"
-        )
-        again = "" if event.trial == 1 else f" again (try {event.trial})"
-        return f"Server hunt: connecting to registrar {event.address}{again}, {source}"
-    if isinstance(event, RegistrarConnectFailed):
-        return f"Server hunt: registrar {event.address} failed: {event.reason}"
-    if isinstance(event, ServerHuntWaiting):
-        seconds = f"{round(event.delay / 1000, 1):g} s"
-        if not event.candidates:
-            return (
-                "Server hunt: still no registrar known (no --registrar, no Server Announce "
-                f"heard): looking again in {seconds}"
-            )
-        return f"Server hunt: no registrar reachable now: trying again in {seconds}"
-    if isinstance(event, RegistrarAnnounced):
-        return f"Server Announce: registrar {ident(event.server_id)} is at {event.address}"
-    if isinstance(event, HomeRegistrarChanged):
-        home = event.home
-        if event.reason is HomeChangeReason.TAKEOVER:
-            return (
-                f"Takeover: registrar {ident(home.server_id)} sent an Endpoint Keep Alive with "
-                "the H bit, so it is our home registrar now"
-            )
-        return f"Home registrar: ASAP association to {home.address} is up"
-    if isinstance(event, HomeRegistrarLost):
-        return (
-            f"Home registrar {ident(event.home.server_id)} lost ({event.reason}): hunting for "
-            "another one"
-        )
-    if isinstance(event, Registered):
-        what = "Re-registration" if event.reregistration else "Registration"
-        home = event.home
-        by = (
-            f"registrar {ident(home.server_id)}"
-            if home.server_id
-            else f"the registrar at {home.address}"
-        )
-        return (
-            f"{what}: PE {ident(event.pe_id)} in {handle_text(event.pool_handle)} accepted by {by}"
-        )
-    if isinstance(event, RegistrationFailed):
-        cause = "no answer" if event.cause is None else cause_text(event.cause)
-        return f"Registration of PE {ident(event.pe_id)} failed: {cause} ({event.reason})"
-    if isinstance(event, Deregistered):
-        if not event.was_registered:
-            return (
-                f"PE {ident(event.pe_id)} stopped before any registrar accepted it "
-                "(nothing to deregister)"
-            )
-        how = "confirmed" if event.confirmed else "not confirmed: no registrar to tell"
-        return f"Deregistration: PE {ident(event.pe_id)} left the pool ({how})"
-    if isinstance(event, Resolved):
-        ids = ", ".join(ident(pe.pe_id) for pe in event.pool_elements)
-        source = "the cache" if event.from_cache else "the registrar"
-        return f"Handle Resolution of {handle_text(event.pool_handle)} by {source}: {ids}"
-    if isinstance(event, ResolutionFailed):
-        cause = "" if event.cause is None else f": {cause_text(event.cause)}"
-        return f"Handle Resolution of {handle_text(event.pool_handle)} failed{cause}"
-    if isinstance(event, NoPoolElement):
-        why = event.reason if event.cause is None else cause_text(event.cause)
-        return (
-            f"Handle Resolution of {handle_text(event.pool_handle)}: no pool element to "
-            f"connect to ({why}); asking again every {event.retry_in / 1000:g} s"
-        )
-    if isinstance(event, UnreachableReported):
-        return f"Endpoint Unreachable: told the registrar that PE {ident(event.pe_id)} failed"
-    if isinstance(event, SessionAccepted):
-        return f"Session {event.session}: a pool user associated from {event.peer}"
-    if isinstance(event, SessionConnected):
-        return f"Session: connected to PE {ident(event.pe_id)}"
-    if isinstance(event, CookieEchoReceived):
-        return (
-            f"Session {event.session}: Cookie Echo ({len(event.cookie)} bytes): a pool user "
-            "failed over to us and hands back the state its last PE saved"
-        )
-    if isinstance(event, FailoverNecessary):
-        return f"FAILOVER: PE {ident(event.pe_id)} is gone ({event.reason})"
-    if isinstance(event, FailoverComplete):
-        echo = ", Cookie Echo sent" if event.cookie_echoed else ""
-        return f"FAILOVER complete: session continues at PE {ident(event.pe_id)}{echo}"
-    if isinstance(event, SessionClosed):
-        return f"Session {event.session} closed ({event.reason})"
-    if isinstance(event, MessageIgnored):
-        return f"Ignored: {event.channel}: {event.reason}"
-    if isinstance(event, KeepAliveAnswered):
-        return None
+    """A line for the events worth telling a user about; None for routine ones.
+
+    One function per event type (``explain.register``); an event type without one is routine.
+    """
     return None
+
+
+@explain.register
+def _(event: ServerHuntStarted) -> str:
+    if not event.candidates:
+        return (
+            "Server hunt: looking for a home registrar; none known yet (no --registrar "
+            "given): waiting for a Server Announce"
+        )
+    return (
+        f"Server hunt: looking for a home registrar ({event.candidates} known from "
+        "--registrar and Server Announces)"
+    )
+
+
+@explain.register
+def _(event: RegistrarConnecting) -> str:
+    source = (
+        "given with --registrar"
+        if event.server_id is None
+        else f"announced by registrar {ident(event.server_id)}"
+    )
+    again = "" if event.trial == 1 else f" again (try {event.trial})"
+    return f"Server hunt: connecting to registrar {event.address}{again}, {source}"
+
+
+@explain.register
+def _(event: RegistrarConnectFailed) -> str:
+    return f"Server hunt: registrar {event.address} failed: {event.reason}"
+
+
+@explain.register
+def _(event: ServerHuntWaiting) -> str:
+    seconds = f"{round(event.delay / 1000, 1):g} s"
+    if not event.candidates:
+        return (
+            "Server hunt: still no registrar known (no --registrar, no Server Announce "
+            f"heard): looking again in {seconds}"
+        )
+    return f"Server hunt: no registrar reachable now: trying again in {seconds}"
+
+
+@explain.register
+def _(event: RegistrarAnnounced) -> str:
+    return f"Server Announce: registrar {ident(event.server_id)} is at {event.address}"
+
+
+@explain.register
+def _(event: HomeRegistrarChanged) -> str:
+    home = event.home
+    if event.reason is HomeChangeReason.TAKEOVER:
+        return (
+            f"Takeover: registrar {ident(home.server_id)} sent an Endpoint Keep Alive with "
+            "the H bit, so it is our home registrar now"
+        )
+    return f"Home registrar: ASAP association to {home.address} is up"
+
+
+@explain.register
+def _(event: HomeRegistrarLost) -> str:
+    return (
+        f"Home registrar {ident(event.home.server_id)} lost ({event.reason}): hunting for "
+        "another one"
+    )
+
+
+@explain.register
+def _(event: Registered) -> str:
+    what = "Re-registration" if event.reregistration else "Registration"
+    home = event.home
+    by = (
+        f"registrar {ident(home.server_id)}"
+        if home.server_id
+        else f"the registrar at {home.address}"
+    )
+    return f"{what}: PE {ident(event.pe_id)} in {handle_text(event.pool_handle)} accepted by {by}"
+
+
+@explain.register
+def _(event: RegistrationFailed) -> str:
+    cause = "no answer" if event.cause is None else cause_text(event.cause)
+    return f"Registration of PE {ident(event.pe_id)} failed: {cause} ({event.reason})"
+
+
+@explain.register
+def _(event: Deregistered) -> str:
+    if not event.was_registered:
+        return (
+            f"PE {ident(event.pe_id)} stopped before any registrar accepted it "
+            "(nothing to deregister)"
+        )
+    how = "confirmed" if event.confirmed else "not confirmed: no registrar to tell"
+    return f"Deregistration: PE {ident(event.pe_id)} left the pool ({how})"
+
+
+@explain.register
+def _(event: Resolved) -> str:
+    ids = ", ".join(ident(pe.pe_id) for pe in event.pool_elements)
+    source = "the cache" if event.from_cache else "the registrar"
+    return f"Handle Resolution of {handle_text(event.pool_handle)} by {source}: {ids}"
+
+
+@explain.register
+def _(event: ResolutionFailed) -> str:
+    cause = "" if event.cause is None else f": {cause_text(event.cause)}"
+    return f"Handle Resolution of {handle_text(event.pool_handle)} failed{cause}"
+
+
+@explain.register
+def _(event: NoPoolElement) -> str:
+    why = event.reason if event.cause is None else cause_text(event.cause)
+    return (
+        f"Handle Resolution of {handle_text(event.pool_handle)}: no pool element to "
+        f"connect to ({why}); asking again every {event.retry_in / 1000:g} s"
+    )
+
+
+@explain.register
+def _(event: UnreachableReported) -> str:
+    return f"Endpoint Unreachable: told the registrar that PE {ident(event.pe_id)} failed"
+
+
+@explain.register
+def _(event: SessionAccepted) -> str:
+    return f"Session {event.session}: a pool user associated from {event.peer}"
+
+
+@explain.register
+def _(event: SessionConnected) -> str:
+    return f"Session: connected to PE {ident(event.pe_id)}"
+
+
+@explain.register
+def _(event: CookieEchoReceived) -> str:
+    return (
+        f"Session {event.session}: Cookie Echo ({len(event.cookie)} bytes): a pool user "
+        "failed over to us and hands back the state its last PE saved"
+    )
+
+
+@explain.register
+def _(event: FailoverNecessary) -> str:
+    return f"FAILOVER: PE {ident(event.pe_id)} is gone ({event.reason})"
+
+
+@explain.register
+def _(event: FailoverComplete) -> str:
+    echo = ", Cookie Echo sent" if event.cookie_echoed else ""
+    return f"FAILOVER complete: session continues at PE {ident(event.pe_id)}{echo}"
+
+
+@explain.register
+def _(event: SessionClosed) -> str:
+    return f"Session {event.session} closed ({event.reason})"
+
+
+#: How a PE or PU names where an ignored message came from.
+_CHANNEL_WORDS: dict[Endpoint | Channel, str] = {
+    Endpoint.ASAP: "registrar",
+    Endpoint.ENRP: "ENRP",
+    Channel.ANNOUNCE: "announce",
+    Channel.SESSION: "session",
+}
+
+
+@explain.register
+def _(event: MessageIgnored) -> str:
+    return f"Ignored: {_CHANNEL_WORDS[event.channel]}: {event.reason}"
 
 
 def _times(count: int) -> str:

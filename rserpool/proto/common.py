@@ -170,6 +170,32 @@ class Event:
         return type(self).__name__
 
 
+class Channel(enum.Enum):
+    """Where a pool element or pool user hears input that is not on an :class:`Endpoint`."""
+
+    ANNOUNCE = "announce"  # a datagram from the ASAP announce group (Server Announce)
+    SESSION = "session"  # a PU-PE session association (the PE's user transport)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIgnored(Event):
+    """Input that was dropped without effect: a message that has no business where it arrived
+    (wrong endpoint, own id, off the home registrar, ...) or, at a PE or PU, one that could not
+    be decoded.
+
+    ``channel`` is the :class:`Endpoint` it came in on (a registrar's ASAP or ENRP endpoint; a
+    PE's or PU's ASAP endpoint, where its registrar associations live) or a client's
+    :class:`Channel`; ``assoc_id`` the association (None: a multicast datagram).
+    """
+
+    channel: Endpoint | Channel
+    assoc_id: AssocId | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"ignored {self.channel.value} message: {self.reason}"
+
+
 # -------------------------------------------------------------------------------- timers
 
 K = TypeVar("K", bound=Hashable)

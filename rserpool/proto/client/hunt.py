@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rserpool.proto.client.hunt_types import (
     CancelConnect,
@@ -36,24 +36,23 @@ from rserpool.proto.client.hunt_types import (
     HomeRegistrar,
     HomeRegistrarChanged,
     HomeRegistrarLost,
-    MessageIgnored,
     RegistrarAnnounced,
     RegistrarConnectFailed,
     RegistrarConnecting,
     RegistrarHuntConfig,
     ServerHuntStarted,
     ServerHuntWaiting,
+    T1EnrpRequest,
     Timer,
     TimerKey,
 )
+from rserpool.proto.client.server_hunt import ServerHunt
 from rserpool.proto.common import (
     Abort,
     AssocId,
     Endpoint,
-    Event,
-    IPAddress,
+    MessageIgnored,
     Send,
-    TimerTable,
     TransportAddress,
 )
 from rserpool.wire import (
@@ -66,8 +65,6 @@ from rserpool.wire import (
     HandleResolutionResponse,
     Message,
     RegistrationResponse,
-    SctpTransport,
-    ServerAnnounce,
     decode_message_untrusted,
 )
 
@@ -93,6 +90,9 @@ __all__ = [
     "TimerKey",
 ]
 
+_Handler = Callable[[AsapMessage, AssocId, bool, TransportAddress | None, int], None]
+"""Takes a message from a registrar: (message, assoc id, on the home?, peer, now)."""
+
 RESPONSES: tuple[type[AsapMessage], ...] = (
     RegistrationResponse,
     DeregistrationResponse,
@@ -114,19 +114,7 @@ class Request:
     sent_at: int = 0
 
 
-@dataclass(slots=True)
-class _Attempt:
-    to: TransportAddress
-    started: int = 0
-
-
-@dataclass(slots=True)
-class _Announced:
-    server_id: int
-    last_heard: int
-
-
-class RegistrarClient:
+class RegistrarClient(ServerHunt):
     """Base of :class:`~rserpool.proto.client.pool_element.PoolElementCore` and
     :class:`~rserpool.proto.client.pool_user.PoolUserCore`: see the module docstring.
 
@@ -134,132 +122,19 @@ class RegistrarClient:
     """
 
     def __init__(self, hunt: RegistrarHuntConfig, rng: random.Random, now: int) -> None:
-        self.hunt_config = hunt
-        self._rng = rng
-        self._timers: TimerTable[TimerKey] = TimerTable()
-        self._actions: list[EndpointAction] = []
-        self._events: list[Event] = []
-        self._announced: dict[TransportAddress, _Announced] = {}
-        self._home: HomeRegistrar | None = None
-        self._hunting = False
-        self._t5 = hunt.server_hunt_timeout
-        self._tried: set[TransportAddress] = set()
-        self._attempts: dict[int, _Attempt] = {}
-        self._trials: dict[TransportAddress, int] = {}  # connect attempts per address, ever
-        self._next_attempt = 1
+        super().__init__(hunt, rng, now)
         self._outstanding: deque[Request] = deque()  # sent on the home association
         self._waiting: deque[Request] = deque()  # for the next home
-        self.created = now
-
-    # ------------------------------------------------------------------ queries
-
-    @property
-    def home(self) -> HomeRegistrar | None:
-        return self._home
-
-    @property
-    def hunting(self) -> bool:
-        return self._hunting
-
-    def known_registrars(self) -> dict[TransportAddress, int | None]:
-        """Announced registrars (address → server id) and the static ones (→ None)."""
-        known: dict[TransportAddress, int | None] = {
-            a: e.server_id for a, e in self._announced.items()
+        responses = dict.fromkeys(RESPONSES, self._response_message)
+        # what a message on the home association (or off it) is handed to, by its type
+        self._home_handlers: dict[type[AsapMessage], _Handler] = {
+            EndpointKeepAlive: self._keep_alive_message,
+            AsapError: self._error_message,
+            **responses,
         }
-        for address in self.hunt_config.static_registrars:
-            known.setdefault(address, None)
-        return known
-
-    # ------------------------------------------------------------------ output
-
-    def next_deadline(self) -> int | None:
-        return self._timers.next_deadline()
-
-    def outgoing(self) -> list[EndpointAction]:
-        """The actions to perform, in order (drains)."""
-        actions, self._actions = self._actions, []
-        return actions
-
-    def events(self) -> list[Event]:
-        """What happened since the last call (drains)."""
-        events, self._events = self._events, []
-        return events
-
-    def _act(self, action: EndpointAction) -> None:
-        self._actions.append(action)
-
-    def _emit(self, event: Event) -> None:
-        self._events.append(event)
-
-    # ------------------------------------------------------------------ input: announces
-
-    def receive_announce(self, data: bytes, source: tuple[IPAddress, int], now: int) -> None:
-        """A UDP datagram from the ASAP announce group; ``source`` = (source IP, source port).
-
-        The registrar's address is the first SCTP transport in the announce, or else (as
-        RSPLIB does) the datagram's source address and source port.
-        """
-        try:
-            message = decode_message_untrusted(PPID.ASAP, data)
-        except DecodeError as exc:
-            self._emit(MessageIgnored("announce", None, exc.reason))
-            return
-        if not isinstance(message, ServerAnnounce):
-            self._emit(MessageIgnored("announce", None, f"{message.NAME} on the announce group"))
-            return
-        sctp = [t for t in message.transports if isinstance(t, SctpTransport)]
-        if sctp:
-            address = TransportAddress.of(sctp[0])
-        else:
-            address = TransportAddress((source[0],), source[1])
-        if address.port == 0 or not address.addresses:
-            self._emit(MessageIgnored("announce", None, "announce without a usable address"))
-            return
-        known = address in self._announced
-        self._announced[address] = _Announced(message.server_id, now)
-        self._timers.set((Timer.T7_ENRP_OUTDATE, address), now + self.hunt_config.announce_timeout)
-        home = self._home
-        if home is not None and home.server_id is None and home.address == address:
-            self._home = replace(home, server_id=message.server_id)
-        if not known:
-            self._emit(RegistrarAnnounced(message.server_id, address))
-            if self._hunting:
-                self._connect_more(now)
-
-    # ------------------------------------------------------------------ input: connects
-
-    def registrar_connected(
-        self, attempt: int, assoc_id: AssocId, now: int, peer: TransportAddress | None = None
-    ) -> None:
-        """The association of :class:`ConnectRegistrar` ``attempt`` is up (SH3, SH6)."""
-        record = self._attempts.pop(attempt, None)
-        self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
-        if record is None or not self._hunting or self._home is not None:
-            self._act(Abort(Endpoint.ASAP, assoc_id))  # lost the race, or given up on
-            return
-        for other in list(self._attempts):
-            self._cancel_attempt(other)
-        self._hunting = False
-        self._timers.cancel((Timer.T5_SERVER_HUNT, None))
-        self._t5 = self.hunt_config.server_hunt_timeout
-        address = peer if peer is not None else record.to
-        entry = self._announced.get(record.to)
-        home = HomeRegistrar(assoc_id, address, None if entry is None else entry.server_id)
-        self._adopt(home, HomeChangeReason.SERVER_HUNT, now)
-
-    def registrar_connect_failed(
-        self, attempt: int, now: int, reason: str = "connection failed"
-    ) -> None:
-        """The association of ``attempt`` could not be set up (SH4: try another address);
-        ``reason`` says why, for the user ("connection refused", ...)."""
-        record = self._attempts.pop(attempt, None)
-        if record is None:
-            return
-        self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
-        self._emit(RegistrarConnectFailed(attempt, record.to, reason))
-        if self._hunting:
-            self._connect_more(now)
-            self._tell_waiting(now)
+        self._off_home_handlers: dict[type[AsapMessage], _Handler] = {
+            EndpointKeepAlive: self._keep_alive_message,
+        }
 
     # ------------------------------------------------------------------ input: association
 
@@ -282,22 +157,50 @@ class RegistrarClient:
             if on_home:
                 self._drop_home(f"bad message: {exc.reason}", now)
             else:
-                self._emit(MessageIgnored("registrar", assoc_id, f"bad message: {exc.reason}"))
+                reason = f"bad message: {exc.reason}"
+                self._emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
                 self._act(Abort(Endpoint.ASAP, assoc_id))
             return
         assert isinstance(message, AsapMessage)
-        if isinstance(message, EndpointKeepAlive):
-            self._on_keep_alive(message, assoc_id, on_home, peer, now)
+        handlers = self._home_handlers if on_home else self._off_home_handlers
+        handler = handlers.get(type(message))
+        if handler is None:
+            reason = f"unexpected {message.NAME}" if on_home else f"{message.NAME} off the home"
+            self._emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
             return
-        if not on_home:
-            self._emit(MessageIgnored("registrar", assoc_id, f"{message.NAME} off the home"))
-            return
-        if isinstance(message, AsapError):
-            self._drop_home(f"ASAP Error {message.error.code:#06x}", now)
-            return
-        if not isinstance(message, RESPONSES):
-            self._emit(MessageIgnored("registrar", assoc_id, f"unexpected {message.NAME}"))
-            return
+        handler(message, assoc_id, on_home, peer, now)
+
+    def _keep_alive_message(
+        self,
+        message: AsapMessage,
+        assoc_id: AssocId,
+        on_home: bool,
+        peer: TransportAddress | None,
+        now: int,
+    ) -> None:
+        assert isinstance(message, EndpointKeepAlive)
+        self._on_keep_alive(message, assoc_id, on_home, peer, now)
+
+    def _error_message(
+        self,
+        message: AsapMessage,
+        assoc_id: AssocId,
+        on_home: bool,
+        peer: TransportAddress | None,
+        now: int,
+    ) -> None:
+        assert isinstance(message, AsapError)
+        self._drop_home(f"ASAP Error {message.error.code:#06x}", now)
+
+    def _response_message(
+        self,
+        message: AsapMessage,
+        assoc_id: AssocId,
+        on_home: bool,
+        peer: TransportAddress | None,
+        now: int,
+    ) -> None:
+        """A response: it must answer the oldest outstanding request (strictly FIFO)."""
         if not self._outstanding or not isinstance(message, self._outstanding[0].response):
             self._drop_home(f"unsolicited {message.NAME}", now)
             return
@@ -313,34 +216,13 @@ class RegistrarClient:
 
     # ------------------------------------------------------------------ timers
 
-    def handle_timers(self, now: int) -> None:
-        """Run everything due at or before ``now`` (harmless when nothing is due)."""
-        for _ in range(10_000):
-            due = self._timers.pop_due(now)
-            if not due:
-                return
-            for timer, subject in due:
-                self._fire(timer, subject, now)
-
-    def _fire(self, timer: Timer, subject: Hashable, now: int) -> None:
-        if timer is Timer.T7_ENRP_OUTDATE:
-            assert isinstance(subject, TransportAddress)
-            self._announced.pop(subject, None)
-        elif timer is Timer.REGISTRAR_CONNECT:
-            assert isinstance(subject, int)
-            record = self._attempts.get(subject)
-            if record is not None:
-                self._cancel_attempt(subject)
-                waited = (now - record.started) / 1000
-                self._emit(RegistrarConnectFailed(subject, record.to, f"timed out ({waited:g} s)"))
-                if self._hunting:
-                    self._connect_more(now)
-                    self._tell_waiting(now)
-        elif timer is Timer.T5_SERVER_HUNT:
-            self._t5_expired(now)
-        elif timer is Timer.T1_ENRP_REQUEST and self._outstanding:
-            name = self._outstanding[0].message.NAME
-            self._drop_home(f"no response to {name} (T1-ENRPrequest)", now)
+    def _fire(self, key: TimerKey, now: int) -> None:
+        if isinstance(key, T1EnrpRequest):
+            if self._outstanding:
+                name = self._outstanding[0].message.NAME
+                self._drop_home(f"no response to {name} (T1-ENRPrequest)", now)
+            return
+        super()._fire(key, now)
 
     # ------------------------------------------------------------------ requests
 
@@ -371,7 +253,7 @@ class RegistrarClient:
         self._arm_t1()
 
     def _arm_t1(self) -> None:
-        key = (Timer.T1_ENRP_REQUEST, None)
+        key = T1EnrpRequest()
         if self._outstanding:
             deadline = self._outstanding[0].sent_at + self.hunt_config.response_timeout
             if self._timers.get(key) != deadline:
@@ -405,7 +287,7 @@ class RegistrarClient:
         if abort:
             self._act(Abort(Endpoint.ASAP, home.assoc_id))
         self._home = None
-        self._timers.cancel((Timer.T1_ENRP_REQUEST, None))
+        self._timers.cancel(T1EnrpRequest())
         self._emit(HomeRegistrarLost(home, reason))
         retry: deque[Request] = deque()
         for request in [*self._outstanding, *self._waiting]:
@@ -419,80 +301,9 @@ class RegistrarClient:
             self._on_home_lost(now)
             self._flush(now)
 
-    # ------------------------------------------------------------------ server hunt
-
-    def _ensure_hunt(self, now: int) -> None:
-        if self._home is not None or self._hunting or not self._needs_registrar():
-            return
-        self._hunting = True
-        self._tried.clear()
-        self._emit(ServerHuntStarted(len(self.known_registrars())))
-        self._timers.set((Timer.T5_SERVER_HUNT, None), now + self._t5)
-        self._connect_more(now)
-        self._tell_waiting(now)
-
-    def _stop_hunt(self) -> None:
-        self._hunting = False
-        self._timers.cancel((Timer.T5_SERVER_HUNT, None))
-        for attempt in list(self._attempts):
-            self._cancel_attempt(attempt)
-
-    def _candidates(self) -> list[TransportAddress]:
-        announced = sorted(self._announced.items(), key=lambda item: -item[1].last_heard)
-        busy = {a.to for a in self._attempts.values()}
-        result: list[TransportAddress] = []
-        for address in [a for a, _ in announced] + list(self.hunt_config.static_registrars):
-            if address not in self._tried and address not in busy and address not in result:
-                result.append(address)
-        return result
-
-    def _connect_more(self, now: int) -> None:
-        limit = self.hunt_config.max_simultaneous_connects
-        for address in self._candidates()[: max(0, limit - len(self._attempts))]:
-            attempt = self._next_attempt
-            self._next_attempt += 1
-            self._attempts[attempt] = _Attempt(address, now)
-            self._tried.add(address)
-            self._trials[address] = trial = self._trials.get(address, 0) + 1
-            entry = self._announced.get(address)
-            server_id = None if entry is None else entry.server_id
-            self._emit(RegistrarConnecting(attempt, address, server_id, trial))
-            self._act(ConnectRegistrar(attempt, address))
-            deadline = now + self.hunt_config.connect_timeout
-            self._timers.set((Timer.REGISTRAR_CONNECT, attempt), deadline)
-
-    def _tell_waiting(self, now: int) -> None:
-        """Nothing under way in this round: say when the next one starts."""
-        if self._hunting and not self._attempts:
-            deadline = self._timers.get((Timer.T5_SERVER_HUNT, None))
-            if deadline is not None:
-                self._emit(ServerHuntWaiting(deadline - now, len(self.known_registrars())))
-
-    def _cancel_attempt(self, attempt: int) -> None:
-        self._attempts.pop(attempt, None)
-        self._timers.cancel((Timer.REGISTRAR_CONNECT, attempt))
-        self._act(CancelConnect(attempt))
-
-    def _t5_expired(self, now: int) -> None:
-        """SH5: stop this round's attempts, double T5 (capped), start a new round."""
-        if not self._hunting:
-            return
-        for attempt, record in list(self._attempts.items()):
-            self._cancel_attempt(attempt)
-            self._emit(RegistrarConnectFailed(attempt, record.to, "no answer in this hunt round"))
-        self._t5 = min(2 * self._t5, self.hunt_config.server_hunt_max)
-        self._tried.clear()
-        if not self._needs_registrar():
-            self._hunting = False
-            return
-        self._timers.set((Timer.T5_SERVER_HUNT, None), now + self._t5)
-        self._connect_more(now)
-        self._tell_waiting(now)
-
     # ------------------------------------------------------------------ hooks
 
     def _needs_registrar(self) -> bool:
-        """Whether a home registrar is wanted now (hunting stops when not)."""
         return bool(self._waiting or self._outstanding)
 
     def _on_home_established(self, reason: HomeChangeReason, now: int) -> None:
@@ -516,4 +327,5 @@ class RegistrarClient:
         now: int,
     ) -> None:
         """An Endpoint Keep Alive (PEs answer it; a PU ignores it)."""
-        self._emit(MessageIgnored("registrar", assoc_id, "Endpoint Keep Alive at a pool user"))
+        reason = "Endpoint Keep Alive at a pool user"
+        self._emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))

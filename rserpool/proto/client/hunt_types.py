@@ -6,9 +6,8 @@ the actions it asks its driver for, and the events it reports. The logic is in
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from rserpool.proto.client.session import CloseSession, ConnectSession, SessionSend
 from rserpool.proto.common import Abort, AssocId, Event, Send, TransportAddress
@@ -26,7 +25,63 @@ class Timer(enum.Enum):
     SESSION_RETRY = "session-retry"  # subject: session (RSPLIB HR retry delay 250 ms)
 
 
-TimerKey: TypeAlias = tuple[Timer, Hashable]
+# One frozen key type per timer kind: the key names the timer and carries its subject, typed.
+
+
+@dataclass(frozen=True, slots=True)
+class T1EnrpRequest:
+    """The response timeout of the oldest outstanding request (one timer per core)."""
+
+    timer: ClassVar[Timer] = Timer.T1_ENRP_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class T4Reregistration:
+    pe_id: int
+    timer: ClassVar[Timer] = Timer.T4_REREGISTRATION
+
+
+@dataclass(frozen=True, slots=True)
+class T5ServerHunt:
+    """The end of a hunt round (one timer per core)."""
+
+    timer: ClassVar[Timer] = Timer.T5_SERVER_HUNT
+
+
+@dataclass(frozen=True, slots=True)
+class T7EnrpOutdate:
+    address: TransportAddress
+    timer: ClassVar[Timer] = Timer.T7_ENRP_OUTDATE
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarConnectTimeout:
+    attempt: int
+    timer: ClassVar[Timer] = Timer.REGISTRAR_CONNECT
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConnectTimeout:
+    connection: int
+    timer: ClassVar[Timer] = Timer.SESSION_CONNECT
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRetry:
+    session: int
+    timer: ClassVar[Timer] = Timer.SESSION_RETRY
+
+
+TimerKey: TypeAlias = (
+    T1EnrpRequest
+    | T4Reregistration
+    | T5ServerHunt
+    | T7EnrpOutdate
+    | RegistrarConnectTimeout
+    | SessionConnectTimeout
+    | SessionRetry
+)
+"""A timer of a PE or PU core: match on the key type to get its subject."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,16 +248,3 @@ class ServerHuntWaiting(Event):
 
     def __str__(self) -> str:
         return f"ServerHuntWaiting: next round in {self.delay} ms ({self.candidates} known)"
-
-
-@dataclass(frozen=True, slots=True)
-class MessageIgnored(Event):
-    """Input that was dropped (``channel``: "registrar", "announce" or "session")."""
-
-    channel: str
-    assoc_id: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = "" if self.assoc_id is None else f" assoc {self.assoc_id}"
-        return f"MessageIgnored: {self.channel}{where}: {self.reason}"

@@ -24,17 +24,24 @@ and ``events()``; sleep until ``next_deadline()``. Once ``closed`` is true after
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rserpool.proto.client.hunt import (
     HomeChangeReason,
     HomeRegistrar,
-    MessageIgnored,
     RegistrarClient,
     RegistrarHuntConfig,
     Request,
-    Timer,
+)
+from rserpool.proto.client.hunt_types import T4Reregistration, TimerKey
+from rserpool.proto.client.pool_element_types import (
+    REHUNT_CAUSES,
+    Deregistered,
+    KeepAliveAnswered,
+    PoolElementConfig,
+    Registered,
+    RegistrationFailed,
 )
 from rserpool.proto.client.session import (
     BusinessCardReceived,
@@ -45,12 +52,11 @@ from rserpool.proto.client.session import (
     SessionClosed,
     SessionSend,
 )
-from rserpool.proto.common import AssocId, Event, IPAddress, TransportAddress
+from rserpool.proto.common import AssocId, Channel, Endpoint, MessageIgnored, TransportAddress
 from rserpool.wire import (
     PPID,
     AsapMessage,
     BusinessCard,
-    Cause,
     Cookie,
     CookieEcho,
     DecodeError,
@@ -58,127 +64,22 @@ from rserpool.wire import (
     DeregistrationResponse,
     EndpointKeepAlive,
     EndpointKeepAliveAck,
-    Policy,
-    PolicyType,
+    Message,
     PoolElement,
-    PoolMemberSelectionPolicy,
     Registration,
     RegistrationResponse,
-    SctpTransport,
-    TransportUse,
     decode_message_untrusted,
 )
-from rserpool.wire.constants import MAX_POOL_HANDLE_SIZE
 
-#: Rejections after which RSPLIB drops the registrar association and hunts again
-#: (the registrar could not use the addresses it sees on our association).
-REHUNT_CAUSES = frozenset(
-    {Cause.RSPLIB_NO_USABLE_ASAP_ADDRESSES, Cause.RSPLIB_NO_USABLE_USER_ADDRESSES}
-)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolElementConfig:
-    """One PE: what it registers (RSPLIB rspserver's ``-poolhandle``, ``-identifier``,
-    ``-local``, ``-policy``, ``-rereginterval``).
-
-    ``pe_id`` 0 draws one from the core's random generator (1..0xfffffffe, as RSPLIB).
-    ``registration_life`` 0 means 3 × ``reregistration_interval`` (RSPLIB).
-    """
-
-    pool_handle: bytes
-    addresses: tuple[IPAddress, ...]
-    port: int
-    policy: Policy = field(
-        default_factory=lambda: PoolMemberSelectionPolicy(PolicyType.ROUND_ROBIN)
-    )
-    pe_id: int = 0
-    transport_use: TransportUse = TransportUse.DATA_PLUS_CONTROL
-    reregistration_interval: int = 30_000  # T4-reregistration
-    registration_life: int = 0
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.pool_handle) <= MAX_POOL_HANDLE_SIZE:
-            raise ValueError(f"pool handle must have 1..{MAX_POOL_HANDLE_SIZE} bytes")
-        if not self.addresses or not 1 <= self.port <= 0xFFFF:
-            raise ValueError("the user transport needs addresses and a port 1..65535")
-        if not 0 <= self.pe_id <= 0xFFFFFFFF:
-            raise ValueError("pe_id must be a u32")
-        if self.reregistration_interval < 1 or not 0 <= self.registration_life <= 0xFFFFFFFF:
-            raise ValueError("bad re-registration interval or registration life")
-
-    @property
-    def life(self) -> int:
-        return self.registration_life or min(3 * self.reregistration_interval, 0xFFFFFFFF)
-
-    @property
-    def user_transport(self) -> SctpTransport:
-        return SctpTransport(self.port, self.addresses, self.transport_use)
-
-    def pool_element(self, pe_id: int) -> PoolElement:
-        """The Pool Element parameter of a Registration (home id 0: the registrar sets it)."""
-        return PoolElement(pe_id, 0, self.life, self.user_transport, self.policy)
-
-
-# -------------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class Registered(Event):
-    """A (re-)registration was accepted; ``reregistration`` is False for the first one at
-    this home registrar."""
-
-    pool_handle: bytes
-    pe_id: int
-    home: HomeRegistrar
-    reregistration: bool
-
-    def __str__(self) -> str:
-        kind = "re-registered" if self.reregistration else "registered"
-        return f"Registered: PE {self.pe_id:#010x} {kind} at {self.home}"
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrationFailed(Event):
-    """A Registration was rejected (``cause``) or never answered (``cause`` None).
-
-    The PE tries again at the next T4-reregistration (or, for 0xf007/0xf008, at the next
-    home registrar).
-    """
-
-    pool_handle: bytes
-    pe_id: int
-    cause: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        cause = "" if self.cause is None else f" cause {self.cause:#06x}"
-        return f"RegistrationFailed: PE {self.pe_id:#010x}{cause}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class Deregistered(Event):
-    """A PE left; ``confirmed``: the registrar answered the Deregistration;
-    ``was_registered``: some registrar had accepted it (else there was nothing to undo)."""
-
-    pool_handle: bytes
-    pe_id: int
-    confirmed: bool
-    was_registered: bool = True
-
-    def __str__(self) -> str:
-        how = "" if self.confirmed else " (unconfirmed)"
-        return f"Deregistered: PE {self.pe_id:#010x}{how}"
-
-
-@dataclass(frozen=True, slots=True)
-class KeepAliveAnswered(Event):
-    pool_handle: bytes
-    pe_id: int
-    server_id: int
-
-    def __str__(self) -> str:
-        return f"KeepAliveAnswered: PE {self.pe_id:#010x} for registrar {self.server_id:#010x}"
+__all__ = [
+    "REHUNT_CAUSES",
+    "Deregistered",
+    "KeepAliveAnswered",
+    "PoolElementConfig",
+    "PoolElementCore",
+    "Registered",
+    "RegistrationFailed",
+]
 
 
 @dataclass(slots=True, eq=False)
@@ -199,6 +100,11 @@ class PoolElementCore(RegistrarClient):
         self._pes: dict[int, _OwnPE] = {}
         self._sessions: dict[int, TransportAddress | None] = {}
         self._closing = False
+        # ASAP control on a session, by message type
+        self._session_handlers: dict[type[Message], Callable[[AssocId, Message], None]] = {
+            CookieEcho: self._cookie_echo_message,
+            BusinessCard: self._business_card_message,
+        }
 
     # ------------------------------------------------------------------ queries
 
@@ -242,7 +148,7 @@ class PoolElementCore(RegistrarClient):
         if pe is None or pe.leaving:
             return
         pe.leaving = True
-        self._timers.cancel((Timer.T4_REREGISTRATION, pe_id))
+        self._timers.cancel(T4Reregistration(pe_id))
         self._forget_waiting(pe)
         pe.pending = False
         if self.home is None:  # nobody to tell: the registration life runs out
@@ -278,14 +184,23 @@ class PoolElementCore(RegistrarClient):
         try:
             message = decode_message_untrusted(ppid, data)
         except DecodeError as exc:
-            self._emit(MessageIgnored("session", session, f"bad ASAP control: {exc.reason}"))
+            reason = f"bad ASAP control: {exc.reason}"
+            self._emit(MessageIgnored(Channel.SESSION, session, reason))
             return
-        if isinstance(message, CookieEcho):
-            self._emit(CookieEchoReceived(session, message.cookie))
-        elif isinstance(message, BusinessCard):
-            self._emit(BusinessCardReceived(session, message))
-        else:
-            self._emit(MessageIgnored("session", session, f"{message.NAME} on a session"))
+        handler = self._session_handlers.get(type(message))
+        if handler is None:
+            reason = f"{message.NAME} on a session"
+            self._emit(MessageIgnored(Channel.SESSION, session, reason))
+            return
+        handler(session, message)
+
+    def _cookie_echo_message(self, session: AssocId, message: Message) -> None:
+        assert isinstance(message, CookieEcho)
+        self._emit(CookieEchoReceived(session, message.cookie))
+
+    def _business_card_message(self, session: AssocId, message: Message) -> None:
+        assert isinstance(message, BusinessCard)
+        self._emit(BusinessCardReceived(session, message))
 
     def session_lost(self, session: AssocId, now: int) -> None:
         """The session association ended (COMM_LOST, SHUTDOWN_COMPLETE, ABORT)."""
@@ -332,7 +247,7 @@ class PoolElementCore(RegistrarClient):
     def _send_registration(self, pe: _OwnPE, now: int) -> None:
         config = pe.config
         interval = config.reregistration_interval
-        self._timers.set((Timer.T4_REREGISTRATION, pe.pe_id), now + interval)
+        self._timers.set(T4Reregistration(pe.pe_id), now + interval)
         if pe.pending:  # still queued or unanswered: one at a time
             return
         pe.pending = True
@@ -344,18 +259,18 @@ class PoolElementCore(RegistrarClient):
     def _forget(self, pe: _OwnPE, *, confirmed: bool) -> None:
         if self._pes.pop(pe.pe_id, None) is None:
             return
-        self._timers.cancel((Timer.T4_REREGISTRATION, pe.pe_id))
+        self._timers.cancel(T4Reregistration(pe.pe_id))
         self._emit(Deregistered(pe.config.pool_handle, pe.pe_id, confirmed, pe.ever_registered))
         if self.closed:
             self._stop_hunt()
 
-    def _fire(self, timer: Timer, subject: Hashable, now: int) -> None:
-        if timer is Timer.T4_REREGISTRATION:
-            pe = self._pes.get(subject) if isinstance(subject, int) else None
+    def _fire(self, key: TimerKey, now: int) -> None:
+        if isinstance(key, T4Reregistration):
+            pe = self._pes.get(key.pe_id)
             if pe is not None and not pe.leaving:
                 self._send_registration(pe, now)
             return
-        super()._fire(timer, subject, now)
+        super()._fire(key, now)
 
     def _needs_registrar(self) -> bool:
         return super()._needs_registrar() or any(not pe.leaving for pe in self._pes.values())
@@ -376,8 +291,11 @@ class PoolElementCore(RegistrarClient):
         assert isinstance(pe, _OwnPE)
         if isinstance(response, DeregistrationResponse):
             self._forget(pe, confirmed=True)
-            return
-        assert isinstance(response, RegistrationResponse)
+        else:
+            assert isinstance(response, RegistrationResponse)
+            self._registration_answered(pe, response, now)
+
+    def _registration_answered(self, pe: _OwnPE, response: RegistrationResponse, now: int) -> None:
         pe.pending = False
         if pe.leaving or pe.pe_id not in self._pes:
             return
@@ -426,13 +344,13 @@ class PoolElementCore(RegistrarClient):
             new_home = HomeRegistrar(assoc_id, peer, message.server_id)
             self._adopt(new_home, HomeChangeReason.TAKEOVER, now)
         elif home is None:
-            self._emit(MessageIgnored("registrar", assoc_id, "Keep Alive off the home, no home"))
+            self._emit(MessageIgnored(Endpoint.ASAP, assoc_id, "Keep Alive off the home, no home"))
             return
         # else: RSPLIB acks on the home association, ignoring where it came from
         if message.pe_id is not None:
             pe = self._pes.get(message.pe_id)
             if pe is None or pe.config.pool_handle != message.pool_handle:
-                self._emit(MessageIgnored("registrar", assoc_id, "Keep Alive for an unknown PE"))
+                self._emit(MessageIgnored(Endpoint.ASAP, assoc_id, "Keep Alive for an unknown PE"))
                 return
             targets = [pe]
         else:  # RFC KA1: every PE of that pool (RSPLIB acks all PEs with this handle)

@@ -1,12 +1,7 @@
 """``PoolUserCore``: the sans-IO pool user (RFC 5352 §3.3, §3.5, §3.8-3.9, as RSPLIB does it).
 
-* **Resolution.** :meth:`PoolUserCore.resolve` answers from the cache while its entries are
-  younger than ``stale_cache_value`` ms, otherwise it sends a Handle Resolution to the home
-  registrar (with the 0x803f option as RSPLIB does: only when ``stale_cache_value`` is 0 or all
-  items are wanted), caches the answer and selects locally with the pool's policy
-  (:func:`rserpool.policies.select_from`). Concurrent resolutions of one pool share one request.
-* **Unreachable PEs.** :meth:`PoolUserCore.report_unreachable` drops the PE from the cache and
-  sends Endpoint Unreachable (no response is expected).
+* **Resolution.** :meth:`PoolUserCore.resolve`, :meth:`~PoolUserCore.report_unreachable` and
+  the cache come from :class:`~rserpool.proto.client.resolution.ResolvingClient`.
 * **Sessions.** :meth:`PoolUserCore.open_session` picks a PE and asks the driver to connect
   (:class:`~rserpool.proto.client.session.ConnectSession`) to its user transport. When the
   association fails (or :meth:`force_failover`), the session fails over by itself: it emits
@@ -15,24 +10,34 @@
   when no PE is available), connects, sends the latest Cookie as Cookie Echo first, then its own
   Business Card if configured, then the application data queued meanwhile, and emits
   ``FailoverComplete``. A failed connect is reported as Endpoint Unreachable (RSPLIB).
+
+Every change of a session's state goes through the table of
+:mod:`rserpool.proto.client.session_states` (printed in ``docs/client.md``).
 """
 
 from __future__ import annotations
 
-import enum
 import random
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rserpool.proto.client.cache import CachedElement, PoolUserCache
-from rserpool.proto.client.hunt import (
-    HomeChangeReason,
-    MessageIgnored,
-    RegistrarClient,
+from rserpool.proto.client.cache import CachedElement
+from rserpool.proto.client.hunt_types import (
     RegistrarHuntConfig,
-    Request,
-    Timer,
+    SessionConnectTimeout,
+    SessionRetry,
+    TimerKey,
+)
+from rserpool.proto.client.resolution import (
+    ALL_ITEMS,
+    PendingResolution,
+    PoolUserConfig,
+    ResolutionFailed,
+    Resolved,
+    ResolvingClient,
+    UnreachableReported,
+    session_address,
 )
 from rserpool.proto.client.session import (
     BusinessCardReceived,
@@ -46,84 +51,37 @@ from rserpool.proto.client.session import (
     SessionConnected,
     SessionSend,
 )
-from rserpool.proto.common import Event, TransportAddress
+from rserpool.proto.client.session_states import (
+    CONNECTING_STATES,
+    SessionInput,
+    SessionState,
+    SessionStateError,
+    next_state,
+)
+from rserpool.proto.common import Channel, Event, MessageIgnored
 from rserpool.wire import (
     PPID,
-    AsapMessage,
     BusinessCard,
     Cookie,
     CookieEcho,
     DecodeError,
-    EndpointUnreachable,
-    HandleResolution,
-    HandleResolutionResponse,
+    Message,
     PoolElement,
-    PoolMemberSelectionPolicy,
-    SctpTransport,
     decode_message_untrusted,
 )
 
-ALL_ITEMS = 0xFFFFFFFF  # Handle Resolution option: as many PEs as possible
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolUserConfig:
-    """PU settings; times in ms, defaults from RSPLIB 3.4.4."""
-
-    stale_cache_value: int = 0  # cache entries live this long (RSPLIB clients: 0)
-    session_connect_timeout: int = 5000
-    session_retry_delay: int = 250  # no PE available: resolve again after this
-    failed_pe_penalty: int = 10_000  # a PE a session failed at is avoided this long
-    failover_items: int = 1  # PEs asked for when a session (re)connects (RSPLIB: 1)
-    report_unreachable_on_failover: bool = False  # RSPLIB tools: FFF_NONE
-    session_queue_limit: int = 1024  # application messages held while failing over
-
-    def __post_init__(self) -> None:
-        if min(self.stale_cache_value, self.failed_pe_penalty) < 0:
-            raise ValueError("times must not be negative")
-        if min(self.session_connect_timeout, self.session_retry_delay, self.failover_items) < 1:
-            raise ValueError("session timeouts and failover_items must be at least 1")
-
-
-# -------------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved(Event):
-    query: int
-    pool_handle: bytes
-    pool_elements: tuple[PoolElement, ...]
-    from_cache: bool
-
-    def __str__(self) -> str:
-        ids = ", ".join(f"{pe.pe_id:#010x}" for pe in self.pool_elements)
-        source = "cache" if self.from_cache else "registrar"
-        return f"Resolved: query {self.query} {self.pool_handle!r} ({source}): {ids}"
-
-
-@dataclass(frozen=True, slots=True)
-class ResolutionFailed(Event):
-    """No PE: ``cause`` is the registrar's Operation Error cause (0x0009 unknown pool) or
-    None (empty answer, or no registrar answered)."""
-
-    query: int
-    pool_handle: bytes
-    cause: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        cause = "" if self.cause is None else f" cause {self.cause:#06x}"
-        return f"ResolutionFailed: query {self.query} {self.pool_handle!r}{cause}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class UnreachableReported(Event):
-    pool_handle: bytes
-    pe_id: int
-    sent: bool  # False: queued until a home registrar is found
-
-    def __str__(self) -> str:
-        return f"UnreachableReported: {self.pool_handle!r} PE {self.pe_id:#010x}"
+__all__ = [
+    "ALL_ITEMS",
+    "NoPoolElement",
+    "PoolUserConfig",
+    "PoolUserCore",
+    "ResolutionFailed",
+    "Resolved",
+    "SessionInput",
+    "SessionState",
+    "SessionStateError",
+    "UnreachableReported",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,18 +104,12 @@ class NoPoolElement(Event):
         )
 
 
-# ------------------------------------------------------------------------------- state
-
-
-class SessionState(enum.Enum):
-    RESOLVING = "resolving"
-    WAITING = "waiting"  # for the retry delay
-    CONNECTING = "connecting"
-    ESTABLISHED = "established"
-
-
 @dataclass(slots=True, eq=False)
 class _Session:
+    """One session. Invariants (checked by the tests): ``connection`` is set exactly in
+    CONNECTING, FAILOVER_CONNECTING and ESTABLISHED; ``pe`` is set there too; the queue is
+    empty while ESTABLISHED."""
+
     session: int
     pool_handle: bytes
     business_card: BusinessCard | None
@@ -168,25 +120,16 @@ class _Session:
     preferred: list[PoolElement] = field(default_factory=list)
     avoid: dict[int, int] = field(default_factory=dict)  # PE id -> until
     queue: deque[tuple[int, bytes]] = field(default_factory=deque)
-    connected_once: bool = False
-    failing_over: bool = False
+
+    def apply(self, event: SessionInput) -> bool:
+        """Move to the state the table gives; False when the table says the state stays
+        (the input is ignored). Raises :class:`SessionStateError` if it has no entry."""
+        old = self.state
+        self.state = next_state(old, event)
+        return self.state is not old
 
 
-@dataclass(slots=True, eq=False)
-class _Resolution:
-    pool_handle: bytes
-    queries: list[tuple[int, int]] = field(default_factory=list)  # (query, items)
-    sessions: list[int] = field(default_factory=list)
-
-
-def _transport(pe: PoolElement) -> TransportAddress | None:
-    user = pe.user_transport
-    if isinstance(user, SctpTransport) and user.addresses and user.port:
-        return TransportAddress(user.addresses, user.port)
-    return None
-
-
-class PoolUserCore(RegistrarClient):
+class PoolUserCore(ResolvingClient):
     """A pool user without I/O: resolution, cache, EU reports, fail-over sessions."""
 
     def __init__(
@@ -196,65 +139,16 @@ class PoolUserCore(RegistrarClient):
         now: int,
         config: PoolUserConfig | None = None,
     ) -> None:
-        super().__init__(hunt, rng, now)
-        self.config = config or PoolUserConfig()
-        self._cache = PoolUserCache(rng)
-        self._resolutions: dict[bytes, _Resolution] = {}
-        self._pending_eu: list[EndpointUnreachable] = []
+        super().__init__(hunt, rng, now, config)
         self._sessions: dict[int, _Session] = {}
         self._by_connection: dict[int, _Session] = {}
-        self._next_query = 1
         self._next_session = 1
         self._next_connection = 1
-
-    # ------------------------------------------------------------------ cache
-
-    def cached(self, pool_handle: bytes, now: int) -> list[PoolElement]:
-        """The fresh cache entries of a pool (expired ones are purged)."""
-        return self._cache.cached(pool_handle, now)
-
-    def purge_cache(self, pool_handle: bytes | None = None) -> None:
-        """RFC 5352 §6.4 CachePurgeRequest: forget one pool, or all."""
-        self._cache.purge(pool_handle)
-
-    # ------------------------------------------------------------------ resolution API
-
-    def resolve(self, pool_handle: bytes, now: int, items: int = 1) -> int:
-        """Resolve a pool handle into up to ``items`` PEs; returns the query number of the
-        :class:`Resolved` or :class:`ResolutionFailed` event that follows."""
-        query = self._next_query
-        self._next_query += 1
-        fresh = self._cache.fresh(pool_handle, now)
-        if fresh:
-            chosen = self._cache.select(pool_handle, fresh, items)
-            self._emit(Resolved(query, pool_handle, tuple(chosen), True))
-            return query
-        self._resolution(pool_handle, items, now).queries.append((query, items))
-        return query
-
-    def _resolution(self, pool_handle: bytes, items: int, now: int) -> _Resolution:
-        pending = self._resolutions.get(pool_handle)
-        if pending is not None:
-            return pending
-        pending = _Resolution(pool_handle)
-        self._resolutions[pool_handle] = pending
-        stale = self.config.stale_cache_value
-        option = items if stale == 0 or items == ALL_ITEMS else None
-        message = HandleResolution(pool_handle=pool_handle, items=option)
-        self._request(message, HandleResolutionResponse, pending, now)
-        return pending
-
-    def report_unreachable(self, pool_handle: bytes, pe_id: int, now: int) -> None:
-        """RFC 5352 §3.5: drop the PE from the cache and tell the home registrar."""
-        entry = self._cache.find(pool_handle, pe_id)
-        if entry is not None:
-            self._cache.remove(pool_handle, entry)
-        message = EndpointUnreachable(pool_handle=pool_handle, pe_id=pe_id)
-        sent = self._send_home(message)
-        if not sent:
-            self._pending_eu.append(message)
-            self._ensure_hunt(now)
-        self._emit(UnreachableReported(pool_handle, pe_id, sent))
+        # ASAP control from the PE on a session, by message type
+        self._session_handlers: dict[type[Message], Callable[[_Session, Message], None]] = {
+            Cookie: self._cookie_message,
+            BusinessCard: self._business_card_message,
+        }
 
     # ------------------------------------------------------------------ session API
 
@@ -262,7 +156,8 @@ class PoolUserCore(RegistrarClient):
         self, pool_handle: bytes, now: int, *, business_card: BusinessCard | None = None
     ) -> int:
         """A session to a pool; ``business_card`` is sent to every PE it connects to (for a
-        PU/PE combination, RFC 5352 §3.9). Returns the session number."""
+        PU/PE combination, RFC 5352 §3.9). Returns the session number. A session starts in
+        ``RESOLVING``."""
         session = _Session(self._next_session, pool_handle, business_card)
         self._next_session += 1
         self._sessions[session.session] = session
@@ -270,6 +165,7 @@ class PoolUserCore(RegistrarClient):
         return session.session
 
     def session_state(self, session: int) -> SessionState | None:
+        """The session's state (None: no such session, or closed)."""
         s = self._sessions.get(session)
         return None if s is None else s.state
 
@@ -296,20 +192,27 @@ class PoolUserCore(RegistrarClient):
     def force_failover(self, session: int, now: int, *, report_unreachable: bool = False) -> None:
         """RSPLIB ``rsp_forcefailover``: abort the association and fail over."""
         s = self._sessions.get(session)
-        if s is None or s.connection is None:
+        if s is None:
             return
-        self._act(CloseSession(s.connection, abort=True))
+        connection = s.connection
+        if not s.apply(SessionInput.FORCE_FAILOVER):
+            return  # no association to abort
+        assert connection is not None
+        self._act(CloseSession(connection, abort=True))
         self._failover(s, "forced", now, report=report_unreachable)
 
     def close_session(self, session: int) -> None:
         s = self._sessions.pop(session, None)
         if s is None:
             return
+        was = s.state
+        s.apply(SessionInput.CLOSE)
         if s.connection is not None:
             self._by_connection.pop(s.connection, None)
-            self._timers.cancel((Timer.SESSION_CONNECT, s.connection))
-            self._act(CloseSession(s.connection, abort=s.state is not SessionState.ESTABLISHED))
-        self._timers.cancel((Timer.SESSION_RETRY, session))
+            self._timers.cancel(SessionConnectTimeout(s.connection))
+            abort = was is not SessionState.ESTABLISHED
+            self._act(CloseSession(s.connection, abort=abort))
+        self._timers.cancel(SessionRetry(session))
         for pending in self._resolutions.values():
             if session in pending.sessions:
                 pending.sessions.remove(session)
@@ -319,13 +222,14 @@ class PoolUserCore(RegistrarClient):
 
     def session_connected(self, connection: int, now: int) -> None:
         s = self._by_connection.get(connection)
-        if s is None or s.state is not SessionState.CONNECTING:
+        was = None if s is None else s.state
+        if s is None or not s.apply(SessionInput.CONNECTED):
             self._act(CloseSession(connection, abort=True))  # given up on already
             return
         assert s.pe is not None
-        self._timers.cancel((Timer.SESSION_CONNECT, connection))
-        s.state = SessionState.ESTABLISHED
-        echoed = s.failing_over and s.cookie is not None
+        self._timers.cancel(SessionConnectTimeout(connection))
+        failover = was is SessionState.FAILOVER_CONNECTING
+        echoed = failover and s.cookie is not None
         if echoed:
             assert s.cookie is not None
             self._act(SessionSend.control(connection, CookieEcho(cookie=s.cookie)))
@@ -334,26 +238,25 @@ class PoolUserCore(RegistrarClient):
         while s.queue:
             ppid, data = s.queue.popleft()
             self._act(SessionSend(connection, ppid, data))
-        if s.failing_over:
+        if failover:
             self._emit(FailoverComplete(s.session, s.pe.pe_id, echoed))
         else:
             self._emit(SessionConnected(s.session, s.pe.pe_id))
-        s.connected_once = True
-        s.failing_over = False
 
     def session_connect_failed(self, connection: int, now: int) -> None:
         s = self._by_connection.get(connection)
-        if s is None or s.state is not SessionState.CONNECTING:
-            return
-        self._connect_failed(s, "connect failed", now)
+        if s is not None and s.apply(SessionInput.CONNECT_FAILED):
+            self._connect_failed(s, now)
 
     def session_lost(self, connection: int, now: int) -> None:
         """The session association failed or ended (COMM_LOST, ABORT, SHUTDOWN, failed send)."""
         s = self._by_connection.get(connection)
         if s is None:
             return
-        if s.state is SessionState.CONNECTING:
-            self._connect_failed(s, "association lost while connecting", now)
+        was = s.state
+        s.apply(SessionInput.ASSOCIATION_LOST)
+        if was in CONNECTING_STATES:
+            self._connect_failed(s, now)
         else:
             self._failover(s, "association lost", now, report=None)
 
@@ -361,7 +264,8 @@ class PoolUserCore(RegistrarClient):
         """One message from the PE: PPID 11 is ASAP control, anything else application data."""
         s = self._by_connection.get(connection)
         if s is None or s.state is not SessionState.ESTABLISHED:
-            self._emit(MessageIgnored("session", connection, "not an established session"))
+            reason = "not an established session"
+            self._emit(MessageIgnored(Channel.SESSION, connection, reason))
             return
         if ppid != PPID.ASAP:
             self._emit(DataReceived(s.session, ppid, data))
@@ -369,34 +273,45 @@ class PoolUserCore(RegistrarClient):
         try:
             message = decode_message_untrusted(ppid, data)
         except DecodeError as exc:
-            self._emit(MessageIgnored("session", connection, f"bad ASAP control: {exc.reason}"))
+            reason = f"bad ASAP control: {exc.reason}"
+            self._emit(MessageIgnored(Channel.SESSION, connection, reason))
             return
-        if isinstance(message, Cookie):
-            s.cookie = message.cookie
-            self._emit(CookieReceived(s.session, message.cookie))
-        elif isinstance(message, BusinessCard):
-            s.preferred = [pe for pe in message.pool_elements if _transport(pe) is not None]
-            self._emit(BusinessCardReceived(s.session, message))
-        else:
-            self._emit(MessageIgnored("session", connection, f"{message.NAME} on a session"))
+        handler = self._session_handlers.get(type(message))
+        if handler is None:
+            reason = f"{message.NAME} on a session"
+            self._emit(MessageIgnored(Channel.SESSION, connection, reason))
+            return
+        handler(s, message)
+
+    def _cookie_message(self, s: _Session, message: Message) -> None:
+        assert isinstance(message, Cookie)
+        s.cookie = message.cookie
+        self._emit(CookieReceived(s.session, message.cookie))
+
+    def _business_card_message(self, s: _Session, message: Message) -> None:
+        assert isinstance(message, BusinessCard)
+        s.preferred = [pe for pe in message.pool_elements if session_address(pe) is not None]
+        self._emit(BusinessCardReceived(s.session, message))
 
     # ------------------------------------------------------------------ session internals
 
     def _failover(self, s: _Session, reason: str, now: int, *, report: bool | None) -> None:
+        """The association is gone (the state has moved already): find another PE."""
         assert s.connection is not None
         self._by_connection.pop(s.connection, None)
+        self._timers.cancel(SessionConnectTimeout(s.connection))
         pe_id = s.pe.pe_id if s.pe is not None else 0
         s.connection = None
-        s.failing_over = s.failing_over or s.connected_once
         self._emit(FailoverNecessary(s.session, pe_id, reason))
         if report is None:
             report = self.config.report_unreachable_on_failover
         self._penalize(s, now, report=report)
         self._find_pe(s, now)
 
-    def _connect_failed(self, s: _Session, reason: str, now: int) -> None:
+    def _connect_failed(self, s: _Session, now: int) -> None:
+        """The connect did not succeed (the state has moved already): find another PE."""
         assert s.connection is not None
-        self._timers.cancel((Timer.SESSION_CONNECT, s.connection))
+        self._timers.cancel(SessionConnectTimeout(s.connection))
         self._by_connection.pop(s.connection, None)
         s.connection = None
         self._penalize(s, now, report=True)  # RSPLIB reports a PE it cannot connect to
@@ -417,13 +332,14 @@ class PoolUserCore(RegistrarClient):
 
     def _find_pe(self, s: _Session, now: int) -> None:
         """Business Card order first, then the cache, then a Handle Resolution."""
-        s.state = SessionState.RESOLVING
         avoid = self._avoided(s, now)
         for pe in s.preferred:
             if pe.pe_id not in avoid:
                 self._connect(s, pe, now)
                 return
-        usable = [e for e in self._cache.fresh(s.pool_handle, now) if _transport(e.pool_element)]
+        usable = [
+            e for e in self._cache.fresh(s.pool_handle, now) if session_address(e.pool_element)
+        ]
         chosen = self._cache.select(s.pool_handle, usable, 1, avoid)
         if chosen:
             self._connect(s, chosen[0], now)
@@ -432,94 +348,57 @@ class PoolUserCore(RegistrarClient):
         pending.sessions.append(s.session)
 
     def _connect(self, s: _Session, pe: PoolElement, now: int) -> None:
-        to = _transport(pe)
+        to = session_address(pe)
         assert to is not None
+        s.apply(SessionInput.PE_CHOSEN)
         connection = self._next_connection
         self._next_connection += 1
-        s.state, s.connection, s.pe = SessionState.CONNECTING, connection, pe
+        s.connection, s.pe = connection, pe
         self._by_connection[connection] = s
         self._act(ConnectSession(connection, s.session, pe.pe_id, to))
         deadline = now + self.config.session_connect_timeout
-        self._timers.set((Timer.SESSION_CONNECT, connection), deadline)
+        self._timers.set(SessionConnectTimeout(connection), deadline)
 
     def _wait(self, s: _Session, now: int, cause: int | None, reason: str) -> None:
-        s.state = SessionState.WAITING
+        s.apply(SessionInput.NO_PE)
         retry = self.config.session_retry_delay
         self._emit(NoPoolElement(s.session, s.pool_handle, cause, reason, retry))
-        self._timers.set((Timer.SESSION_RETRY, s.session), now + self.config.session_retry_delay)
+        self._timers.set(SessionRetry(s.session), now + self.config.session_retry_delay)
 
     # ------------------------------------------------------------------ hooks
 
-    def _fire(self, timer: Timer, subject: Hashable, now: int) -> None:
-        if timer is Timer.SESSION_CONNECT:
-            s = self._by_connection.get(subject) if isinstance(subject, int) else None
-            if s is not None and s.state is SessionState.CONNECTING and s.connection is not None:
-                self._act(CloseSession(s.connection, abort=True))
-                self._connect_failed(s, "connect timeout", now)
-        elif timer is Timer.SESSION_RETRY:
-            s = self._sessions.get(subject) if isinstance(subject, int) else None
-            if s is not None and s.state is SessionState.WAITING:
-                self._find_pe(s, now)
-        else:
-            super()._fire(timer, subject, now)
+    def _fire(self, key: TimerKey, now: int) -> None:
+        match key:
+            case SessionConnectTimeout(connection):
+                s = self._by_connection.get(connection)
+                if s is not None and s.apply(SessionInput.CONNECT_FAILED):
+                    self._act(CloseSession(connection, abort=True))
+                    self._connect_failed(s, now)
+            case SessionRetry(session):
+                s = self._sessions.get(session)
+                if s is not None and s.apply(SessionInput.RETRY_TIMER):
+                    self._find_pe(s, now)
+            case _:
+                super()._fire(key, now)
 
-    def _needs_registrar(self) -> bool:
-        return super()._needs_registrar() or bool(self._pending_eu)
-
-    def _on_home_established(self, reason: HomeChangeReason, now: int) -> None:
-        pending, self._pending_eu = self._pending_eu, []
-        for message in pending:
-            self._send_home(message)
-
-    def _on_response(self, request: Request, response: AsapMessage, now: int) -> None:
-        pending = request.context
-        assert isinstance(pending, _Resolution) and isinstance(response, HandleResolutionResponse)
-        handle = pending.pool_handle
-        self._resolutions.pop(handle, None)
-        if response.error is not None or not response.pool_elements:
-            cause = None if response.error is None else response.error.code
-            self._resolution_failed(pending, cause, "no pool element", now)
-            return
-        policy = response.policy
-        if isinstance(policy, PoolMemberSelectionPolicy):
-            self._cache.pool_policy[handle] = policy.policy_type
-        expires = now + self.config.stale_cache_value
-        answered: list[CachedElement] = []
-        for pe in response.pool_elements[:128]:
-            entry = CachedElement(pe, expires)
-            answered.append(entry)
-            if expires > now:
-                self._cache.put(handle, entry)
-        fresh = {e.pool_element.pe_id: e for e in self._cache.fresh(handle, now)}
-        fresh.update({e.pool_element.pe_id: e for e in answered})
-        entries = list(fresh.values())
-        for query, items in pending.queries:
-            chosen = self._cache.select(handle, entries, items)
-            self._emit(Resolved(query, handle, tuple(chosen), False))
-        usable = [e for e in entries if _transport(e.pool_element) is not None]
+    def _answer_sessions(
+        self, pending: PendingResolution, usable: list[CachedElement], now: int
+    ) -> None:
         for session_id in pending.sessions:
             s = self._sessions.get(session_id)
-            if s is None or s.state is not SessionState.RESOLVING:
+            if s is None:
                 continue
-            chosen = self._cache.select(handle, usable, 1, self._avoided(s, now))
+            chosen = self._cache.select(pending.pool_handle, usable, 1, self._avoided(s, now))
             if chosen:
                 self._connect(s, chosen[0], now)
             else:
                 reason = "every pool element failed lately" if usable else "no usable address"
                 self._wait(s, now, None, reason)
 
-    def _resolution_failed(
-        self, pending: _Resolution, cause: int | None, reason: str, now: int
+    def _fail_sessions(
+        self, pending: PendingResolution, cause: int | None, reason: str, now: int
     ) -> None:
-        for query, _ in pending.queries:
-            self._emit(ResolutionFailed(query, pending.pool_handle, cause, reason))
         for session_id in pending.sessions:
             s = self._sessions.get(session_id)
-            if s is not None and s.state is SessionState.RESOLVING:
+            if s is not None:
                 self._wait(s, now, cause, reason)
-
-    def _on_request_failed(self, request: Request, reason: str, now: int) -> None:
-        pending = request.context
-        assert isinstance(pending, _Resolution)
-        self._resolutions.pop(pending.pool_handle, None)
-        self._resolution_failed(pending, None, reason, now)

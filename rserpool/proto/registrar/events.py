@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from rserpool.proto.common import AssocId, Endpoint, Event, TransportAddress
+from rserpool.proto.common import MessageIgnored as MessageIgnored  # shared with the PE/PU
 from rserpool.wire.text import handle_text
 
 
@@ -151,18 +152,6 @@ class MessageRejected(Event):
 
     def __str__(self) -> str:
         return f"bad {self.endpoint.value} message: {self.reason}{_cause(self.cause)}"
-
-
-@dataclass(frozen=True, slots=True)
-class MessageIgnored(Event):
-    """A well-formed message that has no business here (wrong endpoint, own id, ...)."""
-
-    endpoint: Endpoint
-    assoc_id: AssocId | None
-    reason: str
-
-    def __str__(self) -> str:
-        return f"ignored {self.endpoint.value} message: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,7 @@ def test_session_failover_with_cookie_echo() -> None:
     assert only(core.events(), FailoverNecessary) == [
         FailoverNecessary(session, 1, "association lost")
     ]
-    assert core.session_state(session) is SessionState.RESOLVING
+    assert core.session_state(session) is SessionState.FAILOVER_RESOLVING
     assert core.send(session, b"during")  # held
     ((_, hr),) = sent(core.outgoing())
     assert hr == HandleResolution(pool_handle=H, items=1)
