@@ -8,7 +8,9 @@ Cookie as Cookie Echo and reports ``FailoverComplete`` instead of ``SessionConne
 
 :data:`TRANSITIONS` maps (state, input) to the new state. ``PoolUserCore`` consults it for
 every change of a session's state, through :func:`next_state`; an input the table has no
-entry for is a bug and raises :class:`SessionStateError`. Entries whose new state is the old
+entry for cannot happen (the core routes it nowhere: a closed session is forgotten, and an
+input about an association reaches only a session that has one), so meeting one is a bug and
+raises ``AssertionError``. Entries whose new state is the old
 one are inputs the session ignores on purpose. :func:`transition_table` prints the table as
 Markdown (it is in ``docs/client.md``, checked by a test).
 """
@@ -42,15 +44,6 @@ class SessionInput(enum.Enum):
     ASSOCIATION_LOST = "association lost"  # session_lost: COMM_LOST, ABORT, SHUTDOWN
     FORCE_FAILOVER = "force failover"  # force_failover (RSPLIB rsp_forcefailover)
     CLOSE = "close"  # close_session
-
-
-class SessionStateError(RuntimeError):
-    """A session got an input its state has no transition for: a bug in the core."""
-
-    def __init__(self, state: SessionState, event: SessionInput) -> None:
-        super().__init__(f"no transition from {state.name} on {event.name}")
-        self.state = state
-        self.input = event
 
 
 S = SessionState
@@ -103,11 +96,12 @@ del S, I
 
 
 def next_state(state: SessionState, event: SessionInput) -> SessionState:
-    """The state ``event`` moves a session in ``state`` to (:data:`TRANSITIONS`)."""
-    try:
-        return TRANSITIONS[state, event]
-    except KeyError:
-        raise SessionStateError(state, event) from None
+    """The state ``event`` moves a session in ``state`` to (:data:`TRANSITIONS`);
+    ``AssertionError`` if the table has no entry (a bug in the core)."""
+    new = TRANSITIONS.get((state, event))
+    if new is None:
+        raise AssertionError(f"PU session: {event.name} cannot happen in {state.name}")
+    return new
 
 
 def transition_table() -> str:
