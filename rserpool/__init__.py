@@ -19,6 +19,8 @@ The package is layered like the protocol, from the bytes up:
   ``open_pool_element``, ``open_pool_user``, RSPLIB's services, ``hsdump``.
 * ``rserpool.errors``: one hierarchy of errors under ``RSerPoolError`` (wire, protocol,
   transport, usage), each with the RFC 5354 Operation Error cause it stands for.
+* ``rserpool.testing``: deterministic simulators of registrars, pool elements and pool users
+  in virtual time, for testing code built on rserpool (docs/testing.md).
 * ``rserpool.cli``: the ``rserpool`` command (``registrar``, ``server``, ``terminal``,
   ``pingpong``, ``hsdump``) on kernel SCTP.
 

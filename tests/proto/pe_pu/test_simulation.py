@@ -1,4 +1,4 @@
-"""PE cores, a PU core and our RegistrarCore wired together (see sim.py)."""
+"""PE cores, a PU core and our RegistrarCore wired together (rserpool.testing.client)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rserpool.proto.client.hunt import (
 from rserpool.proto.client.pool_element import Registered
 from rserpool.proto.client.pool_user import PoolUserConfig
 from rserpool.proto.client.session import FailoverComplete, FailoverNecessary, SessionConnected
+from rserpool.testing.client import Net
 
 from .helpers import ta
-from .sim import Net
 
 PR1, PR2, PR3 = 0x11111111, 0x22222222, 0x33333333
 

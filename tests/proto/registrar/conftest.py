@@ -1,10 +1,10 @@
-"""Fixtures: simulated registrars, PEs and PUs (see sim.py)."""
+"""Fixtures: simulated registrars, PEs and PUs (rserpool.testing.registrar)."""
 
 from __future__ import annotations
 
 import pytest
 
-from .sim import Sim
+from rserpool.testing.registrar import Sim
 
 PR1, PR2, PR3 = 0x11111111, 0x22222222, 0x33333333
 

@@ -21,6 +21,7 @@ from rserpool.proto.registrar import (
     RegistrationRefused,
     RemovalReason,
 )
+from rserpool.testing.registrar import Sim, ip
 from rserpool.wire import (
     PPID,
     AsapError,
@@ -48,7 +49,6 @@ from rserpool.wire import (
 )
 
 from .conftest import PR1, PR2
-from .sim import Sim, ip
 
 
 def _response(pe_fake: object) -> RegistrationResponse:

@@ -22,6 +22,7 @@ from rserpool.proto.registrar import (
     StartupCompleted,
     TakeoverStarted,
 )
+from rserpool.testing.registrar import Sim, ip
 from rserpool.wire import (
     PPID,
     EnrpError,
@@ -41,7 +42,6 @@ from rserpool.wire import (
 )
 
 from .conftest import PR1, PR2, PR3
-from .sim import Sim, ip
 
 
 def _register_many(sim: Sim, registrar: str, count: int, pools: int = 3) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from rserpool.proto.common import Abort, Endpoint, Send, TransportAddress
 from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
+from rserpool.testing.registrar import Fake, Sim, ip
 from rserpool.wire import (
     PPID,
     AsapError,
@@ -21,7 +22,6 @@ from rserpool.wire import (
 from tests.wire.strategies import messages
 
 from .conftest import PR1
-from .sim import Fake, Sim, ip
 
 PE_PEER = TransportAddress((ip("10.1.0.1"),), 5000)
 STRANGER = TransportAddress((ip("10.9.0.1"),), 5000)

@@ -11,6 +11,7 @@ from rserpool.proto.registrar import (
     TakeoverCompleted,
     TakeoverStarted,
 )
+from rserpool.testing.registrar import Fake, Sim
 from rserpool.wire import (
     PPID,
     EndpointKeepAlive,
@@ -21,7 +22,6 @@ from rserpool.wire import (
 )
 
 from .conftest import PR1, PR2, PR3
-from .sim import Fake, Sim
 
 
 def _pes_on(sim: Sim, registrar: str, count: int) -> list[Fake]:

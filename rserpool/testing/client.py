@@ -1,10 +1,51 @@
-"""A deterministic zero-latency network of RegistrarCores, PoolElementCores and PoolUserCores.
+"""A deterministic simulator of whole pools: :class:`Net`.
 
-Every message is encoded, passed as bytes with its PPID, and decoded by the receiving core.
-Associations are endpoint pairs with an id on each side; connects succeed at once when a
-listener owns the address and port, and fail at once otherwise. ``crash(name)`` makes a node
-vanish: its peers see their associations fail. PEs run :class:`PingPongService` per session;
-the PU runs a :class:`PingPongClient` that pings every ``ping_interval`` ms.
+:class:`Net` wires real cores together on a lossless zero-latency network in virtual time
+(integer milliseconds): registrars (:class:`~rserpool.proto.registrar.RegistrarCore`), pool
+elements (:class:`~rserpool.proto.client.pool_element.PoolElementCore`) and one pool user
+(:class:`~rserpool.proto.client.pool_user.PoolUserCore`). Every message is encoded, passed as
+bytes with its PPID, and decoded by the receiving core, so a test runs the codec and every
+state machine of ASAP and ENRP (server hunt, registration, keep-alives, handle resolution,
+sessions with cookie failover, takeover) exactly as the Trio drivers do, only without sockets
+and without waiting.
+
+* **Nodes.** ``net.registrar("PR1", "10.0.0.1", server_id)``;
+  ``net.pool_element("PE1", "10.1.0.1", hunt)`` registers a PE in :data:`POOL` ("PingPongPool")
+  and returns its PE id; each PE session runs RSPLIB's ping-pong service
+  (:class:`~rserpool.apps.services.PingPongService`). ``net.pool_user(hunt, config)`` adds the
+  pool user "PU" (10.9.0.1); ``net.start_pinging()`` opens a session to :data:`POOL` and sends a
+  Ping every ``ping_interval`` ms from a :class:`~rserpool.apps.services.PingPongClient`
+  (``net.client``), which checks that no Pong is lost or duplicated across failovers.
+* **Associations** connect at once when a listener owns the address and port, and fail at
+  once otherwise. ``crash(name)`` makes a node vanish (kill -9): its peers' associations fail.
+  ``announces_reach_users = False`` keeps ASAP Server Announces from PEs and the PU.
+* **Time** moves only in ``run(ms)`` (``pinging_until=`` stops the pings at that time).
+* **Evidence**: ``trace`` (one line per ASAP/ENRP message, in RFC terms), ``events``
+  (``(time, node, event)``) and ``of(node, kind)``; the cores themselves (``registrars``,
+  ``pes``, ``pu``).
+
+A pool user's session survives the crash of the pool element serving it::
+
+    from rserpool.proto.client.hunt_types import RegistrarHuntConfig
+    from rserpool.proto.client.pool_user import PoolUserConfig
+    from rserpool.proto.client.session import FailoverComplete, SessionConnected
+    from rserpool.testing.addresses import ta
+    from rserpool.testing.client import Net
+
+    net = Net(seed=3)
+    net.registrar("PR1", "10.0.0.1", 0x11111111)
+    hunt = RegistrarHuntConfig(static_registrars=(ta("10.0.0.1", 3863),))
+    for i in (1, 2):
+        net.pool_element(f"PE{i}", f"10.1.0.{i}", hunt)
+    net.run(1000)
+    net.pool_user(hunt, PoolUserConfig())
+    net.start_pinging()
+    net.run(1000)
+    (connected,) = net.of("PU", SessionConnected)
+    net.crash(next(n for n, pe in net.pes.items() if connected.pe_id in pe.pool_elements()))
+    net.run(3000)
+    (failover,) = net.of("PU", FailoverComplete)
+    assert failover.pe_id != connected.pe_id and net.client.clean
 """
 
 from __future__ import annotations
@@ -13,7 +54,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rserpool.apps.services import (
     PINGPONG_PPID,
@@ -23,12 +64,8 @@ from rserpool.apps.services import (
     Reply,
     SendCookie,
 )
-from rserpool.proto.client.hunt import (
-    CancelConnect,
-    ConnectRegistrar,
-    RegistrarClient,
-    RegistrarHuntConfig,
-)
+from rserpool.proto.client.hunt import RegistrarClient
+from rserpool.proto.client.hunt_types import CancelConnect, ConnectRegistrar, RegistrarHuntConfig
 from rserpool.proto.client.pool_element import PoolElementConfig, PoolElementCore
 from rserpool.proto.client.pool_user import PoolUserConfig, PoolUserCore
 from rserpool.proto.client.session import (
@@ -40,18 +77,24 @@ from rserpool.proto.client.session import (
     SessionAccepted,
     SessionSend,
 )
-from rserpool.proto.common import Abort, Endpoint, Multicast, Send, TransportAddress
+from rserpool.proto.common import Abort, Endpoint, Event, Multicast, Send, TransportAddress
 from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
-from rserpool.proto.registrar.addresses import AddressScope
+from rserpool.scope import AddressScope
+from rserpool.testing.addresses import ip
 from rserpool.wire import PPID, decode_message_untrusted
 
-from .helpers import ip
+__all__ = ["POOL", "Ep", "Net"]
 
+#: The pool every PE of a :class:`Net` registers in.
 POOL = b"PingPongPool"
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
 class Ep:
+    """One endpoint of a node; ``assocs`` maps this side's association id to (the other
+    endpoint, its id there)."""
+
     node: str
     kind: str  # "asap", "enrp", "user" (PE sessions), "session" (PU side)
     address: str
@@ -64,6 +107,10 @@ class Ep:
 
 
 class Net:
+    """Registrar, pool element and pool user cores on a lossless zero-latency network in
+    virtual time; ``seed`` makes a run reproducible (each core's random generator is seeded
+    from it)."""
+
     def __init__(self, seed: int = 1) -> None:
         self.now = 0
         self.rng = random.Random(seed)
@@ -77,7 +124,7 @@ class Net:
         self.ping_interval = 100
         self.next_ping: int | None = None
         self.queue: deque[Callable[[], None]] = deque()
-        self.events: list[tuple[int, str, Any]] = []
+        self.events: list[tuple[int, str, Event]] = []
         self.trace: list[str] = []
         self.connections: dict[int, int] = {}  # PU connection -> PU-side assoc id
         self.announces_reach_users = True  # ASAP Server Announces reach the PEs and the PU
@@ -86,6 +133,7 @@ class Net:
     # ------------------------------------------------------------------ building
 
     def registrar(self, name: str, address: str, server_id: int) -> RegistrarCore:
+        """Start a registrar core ``name`` at ``address`` (ASAP 3863, ENRP 9901)."""
         config = RegistrarConfig(
             server_id=server_id,
             asap_addresses=(ip(address),),
@@ -99,6 +147,8 @@ class Net:
         return core
 
     def pool_element(self, name: str, address: str, hunt: RegistrarHuntConfig) -> int:
+        """Start a PE core ``name`` at ``address`` (ASAP 5000, sessions on 7000) that
+        registers in :data:`POOL`, finding its registrar by ``hunt``; returns its PE id."""
         core = PoolElementCore(hunt, random.Random(self.rng.random()), self.now)
         self.pes[name] = core
         self.eps += [Ep(name, "asap", address, 5000), Ep(name, "user", address, 7000)]
@@ -108,11 +158,13 @@ class Net:
         return pe_id
 
     def pool_user(self, hunt: RegistrarHuntConfig, config: PoolUserConfig) -> PoolUserCore:
+        """Start the pool user core "PU" at 10.9.0.1 (ASAP 6000, sessions from 6001)."""
         self.pu = PoolUserCore(hunt, random.Random(self.rng.random()), self.now, config)
         self.eps += [Ep("PU", "asap", "10.9.0.1", 6000), Ep("PU", "session", "10.9.0.1", 6001)]
         return self.pu
 
     def start_pinging(self) -> None:
+        """Open the PU's session to :data:`POOL`; ping every ``ping_interval`` ms from now."""
         assert self.pu is not None
         self.session = self.pu.open_session(POOL, self.now)
         self.next_ping = self.now
@@ -121,9 +173,11 @@ class Net:
     # ------------------------------------------------------------------ plumbing
 
     def ep(self, node: str, kind: str) -> Ep:
+        """The endpoint of ``kind`` ("asap", "enrp", "user", "session") of ``node``."""
         return next(e for e in self.eps if e.node == node and e.kind == kind)
 
     def core(self, node: str) -> Any:
+        """The core of ``node`` ("PU" for the pool user); None once it crashed."""
         if node == "PU":
             return self.pu
         return self.pes.get(node) or self.registrars.get(node)
@@ -208,6 +262,7 @@ class Net:
             self.flush(node)
 
     def crash(self, node: str) -> None:
+        """The node vanishes (kill -9); its peers' associations with it fail."""
         self.registrars.pop(node, None)
         self.pes.pop(node, None)
         for ep in [e for e in self.eps if e.node == node]:
@@ -219,6 +274,8 @@ class Net:
     # ------------------------------------------------------------------ actions
 
     def flush(self, node: str) -> None:
+        """Take a core's events (to ``events`` and the applications) and carry out its
+        actions; what they send is queued, delivered by :meth:`pump` or :meth:`run`."""
         core = self.core(node)
         if core is None:
             return
@@ -270,16 +327,16 @@ class Net:
                 )
         elif isinstance(action, SessionSend):
             if node == "PU":
-                assoc = self.connections.get(action.connection)
-                if assoc is not None:
-                    self.send(self.ep("PU", "session"), assoc, action.ppid, action.data)
+                pu_assoc = self.connections.get(action.connection)
+                if pu_assoc is not None:
+                    self.send(self.ep("PU", "session"), pu_assoc, action.ppid, action.data)
             else:
                 self.send(self.ep(node, "user"), action.connection, action.ppid, action.data)
         elif isinstance(action, CloseSession):
             if node == "PU":
-                assoc = self.connections.pop(action.connection, None)
-                if assoc is not None:
-                    self.break_assoc(self.ep("PU", "session"), assoc, notify_local=False)
+                closed = self.connections.pop(action.connection, None)
+                if closed is not None:
+                    self.break_assoc(self.ep("PU", "session"), closed, notify_local=False)
             else:
                 self.break_assoc(self.ep(node, "user"), action.connection, notify_local=False)
         else:  # pragma: no cover
@@ -333,6 +390,7 @@ class Net:
     # ------------------------------------------------------------------ time
 
     def pump(self) -> None:
+        """Deliver what is queued (and what that causes) without advancing time."""
         for _ in range(1_000_000):
             if not self.queue:
                 return
@@ -340,12 +398,15 @@ class Net:
         raise AssertionError("the network does not settle")
 
     def cores(self) -> dict[str, RegistrarCore | RegistrarClient]:
+        """Every live core by node name."""
         cores: dict[str, RegistrarCore | RegistrarClient] = {**self.registrars, **self.pes}
         if self.pu is not None:
             cores["PU"] = self.pu
         return cores
 
     def run(self, duration: int, *, pinging_until: int | None = None) -> None:
+        """Advance ``duration`` ms, firing timers and pings as they fall due; the pings stop
+        at ``pinging_until`` (a time, not a duration) if given."""
         until = self.now + duration
         self.pump()
         while True:
@@ -369,5 +430,6 @@ class Net:
                     self.flush(name)
             self.pump()
 
-    def of(self, node: str, kind: type[Any]) -> list[Any]:
+    def of(self, node: str, kind: type[T]) -> list[T]:
+        """The events of type ``kind`` that ``node`` reported, oldest first."""
         return [e for _, n, e in self.events if n == node and isinstance(e, kind)]
