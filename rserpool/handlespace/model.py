@@ -4,9 +4,9 @@ Time is **integer milliseconds** throughout the handlespace (the unit of the Reg
 field): ``now``, ``registration_time``, ``last_update`` and ``expiry`` are ms on whatever
 monotonic clock the caller injects.
 
-Transports are opaque to the handlespace: ``user_transport`` and ``asap_transport`` are stored
-as given (the registrar passes the codec's transport parameter objects); the pool-level
-consistency checks use only ``transport_protocol`` (the transport parameter type, e.g.
+Transports are stored as given: ``user_transport`` is any of the codec's transport parameters
+(:data:`~rserpool.wire.params.Transport`), ``asap_transport`` an SCTP transport or None. The
+pool-level consistency checks use only ``transport_protocol`` (the transport parameter type, e.g.
 ``ParamType.SCTP_TRANSPORT``) and ``control_channel`` (transport use = data plus control).
 """
 
@@ -18,6 +18,7 @@ from rserpool.errors import ProtocolError
 from rserpool.policies import SelectionStorage
 from rserpool.policies.entry import PolicyEntry
 from rserpool.wire.constants import Cause, PolicyType
+from rserpool.wire.params import SctpTransport, Transport
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
 Key = tuple[bytes, int]  # (pool handle, PE id)
@@ -61,10 +62,10 @@ class PoolElement(PolicyEntry):
         home_registrar_id: int,
         registration_life: int,
         policy: PoolMemberSelectionPolicy,
-        user_transport: object,
+        user_transport: Transport,
         transport_protocol: int,
         control_channel: bool,
-        asap_transport: object | None,
+        asap_transport: SctpTransport | None,
         now: int,
     ) -> None:
         super().__init__(policy)

@@ -37,6 +37,7 @@ from rserpool.handlespace.model import (
 from rserpool.handlespace.sortedkeys import SortedKeys
 from rserpool.policies import SelectionStorage, new_selection
 from rserpool.wire.constants import MAX_POOL_HANDLE_SIZE, Cause, PolicyType
+from rserpool.wire.params import SctpTransport, Transport
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
 MAX_BAD_PE_REPORTS = 3  # RSPLIB registrar default (-maxbadpereports)
@@ -160,10 +161,10 @@ class PoolHandlespace:
         home_registrar_id: int,
         registration_life: int,
         policy: PoolMemberSelectionPolicy,
-        user_transport: object,
+        user_transport: Transport,
         transport_protocol: int,
         control_channel: bool,
-        asap_transport: object | None = None,
+        asap_transport: SctpTransport | None = None,
         now: int,
         expiry: int | Literal["life"] | None = "life",
     ) -> RegistrationResult:

@@ -7,7 +7,8 @@ Resolution, Endpoint Keep Alive supervision, Endpoint Unreachable and Server Ann
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from rserpool.handlespace import Key, RegistrationRejected
 from rserpool.handlespace import PoolElement as StoredPE
@@ -33,7 +34,7 @@ from rserpool.proto.registrar.events import (
     RemovalReason,
 )
 from rserpool.proto.registrar.ratelimit import RateLimiter
-from rserpool.proto.registrar.state import RegistrarState, Timer, transport_kind
+from rserpool.proto.registrar.state import RegistrarState, Timer, route, transport_kind
 from rserpool.wire import (
     AsapError,
     Cause,
@@ -56,12 +57,15 @@ from rserpool.wire import (
     UpdateAction,
 )
 from rserpool.wire.constants import MAX_ADDRESSES_PER_TRANSPORT, MAX_HR_ITEMS
-from rserpool.wire.params import pool_element_size
+from rserpool.wire.params import AddressTransport, pool_element_size
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
 CACHE_LIMIT = 4096  # entries per registration cache below; it starts afresh when full
 
 T = TypeVar("T")
+
+#: A handler of one ASAP message type: (message, association, its peer address, now).
+Handler = Callable[[Any, AssocId, TransportAddress, int], None]
 
 
 class AsapServer:
@@ -79,6 +83,16 @@ class AsapServer:
             tuple[tuple[IPAddress, ...], TransportAddress], tuple[IPAddress, ...]
         ] = {}
         self._shared: dict[object, object] = {}
+        self._handlers: dict[type[Message], Handler] = dict(
+            [
+                route(Registration, self.registration),
+                route(Deregistration, self.deregistration),
+                route(HandleResolution, self.handle_resolution),
+                route(EndpointKeepAliveAck, self.keep_alive_ack),
+                route(EndpointUnreachable, self.endpoint_unreachable),
+                route(AsapError, self.error),
+            ]
+        )
 
     def _share(self, value: T) -> T:
         """An equal value stored before, else ``value`` (now stored): one object for all."""
@@ -92,21 +106,15 @@ class AsapServer:
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, msg: Message, assoc_id: AssocId, peer: TransportAddress, now: int) -> None:
-        if isinstance(msg, Registration):
-            self.registration(msg, assoc_id, peer, now)
-        elif isinstance(msg, Deregistration):
-            self.deregistration(msg, assoc_id)
-        elif isinstance(msg, HandleResolution):
-            self.handle_resolution(msg, assoc_id, now)
-        elif isinstance(msg, EndpointKeepAliveAck):
-            self.keep_alive_ack(msg, assoc_id, now)
-        elif isinstance(msg, EndpointUnreachable):
-            self.endpoint_unreachable(msg, assoc_id, now)
-        elif isinstance(msg, AsapError):
-            self.state.emit(ErrorReceived(Endpoint.ASAP, assoc_id, msg.summary()))
+        handler = self._handlers.get(type(msg))
+        if handler is not None:
+            handler(msg, assoc_id, peer, now)
         else:  # RSPLIB logs and ignores everything else on the ASAP socket
             reason = f"{msg.NAME} is not for a registrar"
             self.state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
+
+    def error(self, msg: AsapError, assoc_id: AssocId, peer: TransportAddress, now: int) -> None:
+        self.state.emit(ErrorReceived(Endpoint.ASAP, assoc_id, msg.summary()))
 
     def association_lost(self, assoc_id: AssocId) -> None:
         """COMM_LOST/SHUTDOWN on the ASAP endpoint: every PE registered over it goes."""
@@ -156,7 +164,7 @@ class AsapServer:
 
     def _check_registration(
         self, wpe: PoolElement, peer: TransportAddress
-    ) -> tuple[object, SctpTransport]:
+    ) -> tuple[AddressTransport, SctpTransport]:
         """RSPLIB's checks before the handlespace's own; returns (user, ASAP) transports."""
         min_scope = self.state.config.min_address_scope
         if wpe.pe_id == 0:
@@ -195,7 +203,9 @@ class AsapServer:
             user = dataclasses.replace(user, addresses=user_addresses)
         return self._share(user), asap
 
-    def deregistration(self, msg: Deregistration, assoc_id: AssocId) -> None:
+    def deregistration(
+        self, msg: Deregistration, assoc_id: AssocId, peer: TransportAddress, now: int
+    ) -> None:
         """Remove the PE (unknown PE: still OK, RSPLIB) and announce DEL_PE."""
         pe = self.state.handlespace.find(msg.pool_handle, msg.pe_id)
         if pe is not None:
@@ -205,7 +215,9 @@ class AsapServer:
 
     # ---------------------------------------------------------- handle resolution
 
-    def handle_resolution(self, msg: HandleResolution, assoc_id: AssocId, now: int) -> None:
+    def handle_resolution(
+        self, msg: HandleResolution, assoc_id: AssocId, peer: TransportAddress, now: int
+    ) -> None:
         state, config = self.state, self.state.config
         handle = msg.pool_handle
         items = msg.items if msg.items else config.max_hr_items  # None or 0: our default
@@ -236,7 +248,9 @@ class AsapServer:
         state.act(Send(Endpoint.ASAP, assoc_id, response))
         state.emit(HandleResolved(assoc_id, handle, tuple(p.pe_id for p in fitting)))
 
-    def endpoint_unreachable(self, msg: EndpointUnreachable, assoc_id: AssocId, now: int) -> None:
+    def endpoint_unreachable(
+        self, msg: EndpointUnreachable, assoc_id: AssocId, peer: TransportAddress, now: int
+    ) -> None:
         """Count the report; at ``max_bad_pe_reports`` remove the PE (DEL only if home)."""
         state = self.state
         key = (msg.pool_handle, msg.pe_id)
@@ -256,7 +270,9 @@ class AsapServer:
 
     # ---------------------------------------------------------------- keep-alive
 
-    def keep_alive_ack(self, msg: EndpointKeepAliveAck, assoc_id: AssocId, now: int) -> None:
+    def keep_alive_ack(
+        self, msg: EndpointKeepAliveAck, assoc_id: AssocId, peer: TransportAddress, now: int
+    ) -> None:
         """Matched on (pool handle, PE id), from any association (RSPLIB)."""
         state = self.state
         key = (msg.pool_handle, msg.pe_id)
@@ -274,7 +290,7 @@ class AsapServer:
         assoc_id = state.pe_assoc.get(pe.key)
         to = None
         if assoc_id is None:
-            if not isinstance(pe.asap_transport, SctpTransport):
+            if pe.asap_transport is None:
                 return
             to = TransportAddress.of(pe.asap_transport)
         message = EndpointKeepAlive(

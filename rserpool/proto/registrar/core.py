@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
+from typing import assert_never
 
-from rserpool.handlespace import Key, PoolHandlespace
+from rserpool.handlespace import PoolHandlespace
 from rserpool.proto.common import (
     Abort,
     Action,
@@ -30,8 +32,9 @@ from rserpool.proto.registrar.events import (
     MessageRejected,
     RemovalReason,
 )
+from rserpool.proto.registrar.machines import StartupState
 from rserpool.proto.registrar.peers import Peer
-from rserpool.proto.registrar.state import Phase, RegistrarState, Timer, TimerKey
+from rserpool.proto.registrar.state import RegistrarState, Timer, TimerKey
 from rserpool.proto.registrar.takeover import TakeoverManager
 from rserpool.wire import (
     PPID,
@@ -39,8 +42,8 @@ from rserpool.wire import (
     AsapType,
     DecodeError,
     EnrpError,
-    EnrpMessage,
     EnrpType,
+    Message,
     OperationError,
     Presence,
     decode_message_untrusted,
@@ -64,6 +67,12 @@ class RegistrarCore:
         self._takeover = TakeoverManager(self._state)
         self._enrp = EnrpServer(self._state, self._takeover)
         self._asap = AsapServer(self._state)
+        self._receivers: dict[Endpoint, Callable[[Message, AssocId, TransportAddress, int], None]]
+        self._receivers = {Endpoint.ASAP: self._asap.handle, Endpoint.ENRP: self._enrp.handle}
+        self._losses: dict[Endpoint, Callable[[AssocId], None]] = {
+            Endpoint.ASAP: self._asap.association_lost,
+            Endpoint.ENRP: self._enrp.association_lost,
+        }
         self._enrp.start(now)
 
     # ------------------------------------------------------------------ queries
@@ -84,7 +93,12 @@ class RegistrarCore:
     @property
     def in_startup(self) -> bool:
         """True until the mentor's handle table arrived or the mentor discovery timed out."""
-        return self._state.phase is Phase.STARTUP
+        return self._state.startup is not StartupState.IN_SERVICE
+
+    @property
+    def startup_state(self) -> StartupState:
+        """Where the startup phase is (RFC 5353 §3.2; the table is in docs/registrar.md)."""
+        return self._state.startup
 
     @property
     def mentor_id(self) -> int | None:
@@ -130,11 +144,7 @@ class RegistrarCore:
         except DecodeError as exc:
             self._bad_input(endpoint, assoc_id, data, exc)
             return
-        if endpoint is Endpoint.ASAP:
-            self._asap.handle(message, assoc_id, peer, now)
-        else:
-            assert isinstance(message, EnrpMessage)
-            self._enrp.handle(message, assoc_id, peer, now)
+        self._receivers[endpoint](message, assoc_id, peer, now)
 
     def receive_multicast(
         self, endpoint: Endpoint, data: bytes, source: tuple[IPAddress, int], now: int
@@ -152,17 +162,14 @@ class RegistrarCore:
         except DecodeError as exc:
             state.emit(MessageRejected(endpoint, None, exc.reason, exc.cause, False))
             return
-        if not isinstance(message, Presence):
+        if type(message) is not Presence:
             state.emit(MessageIgnored(endpoint, None, f"multicast {message.NAME}"))
             return
         self._enrp.multicast_presence(message, source, now)
 
     def association_lost(self, endpoint: Endpoint, assoc_id: AssocId, now: int) -> None:
         """COMM_LOST, SHUTDOWN_COMPLETE, a received ABORT, or a failed send (idempotent)."""
-        if endpoint is Endpoint.ASAP:
-            self._asap.association_lost(assoc_id)
-        else:
-            self._enrp.association_lost(assoc_id)
+        self._losses[endpoint](assoc_id)
 
     # ------------------------------------------------------------------ timers
 
@@ -185,23 +192,25 @@ class RegistrarCore:
                 state.forget_pe(pe, RemovalReason.EXPIRED, announce=state.is_home(pe))
 
     def _fire(self, key: TimerKey, now: int) -> None:
-        timer, subject = key
-        if timer is Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION:
-            self._asap.keep_alive_transmission_timer(_key(subject), now)
-        elif timer is Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT:
-            self._asap.keep_alive_timeout_timer(_key(subject), now)
-        elif timer is Timer.SERVER_ANNOUNCE_CYCLE:
-            self._asap.server_announce_timer(now)
-        elif timer is Timer.PEER_HEARTBEAT_CYCLE:
-            self._enrp.heartbeat_timer(now)
-        elif timer is Timer.MENTOR_DISCOVERY:
-            self._enrp.finish_startup(now)
-        elif timer is Timer.PEER_MAX_TIME_LAST_HEARD:
-            self._enrp.last_heard_timer(_id(subject), now)
-        elif timer is Timer.PEER_MAX_TIME_NO_RESPONSE:
-            self._enrp.no_response_timer(_id(subject), now)
-        elif timer is Timer.TAKEOVER_EXPIRY:
-            self._takeover.expiry_timer(_id(subject), now)
+        match key:
+            case (Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, pe):
+                self._asap.keep_alive_transmission_timer(pe, now)
+            case (Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe):
+                self._asap.keep_alive_timeout_timer(pe, now)
+            case (Timer.SERVER_ANNOUNCE_CYCLE, _):
+                self._asap.server_announce_timer(now)
+            case (Timer.PEER_HEARTBEAT_CYCLE, _):
+                self._enrp.monitor.heartbeat_timer(now)
+            case (Timer.MENTOR_DISCOVERY, _):
+                self._enrp.discovery_timer(now)
+            case (Timer.PEER_MAX_TIME_LAST_HEARD, server_id):
+                self._enrp.monitor.last_heard_timer(server_id, now)
+            case (Timer.PEER_MAX_TIME_NO_RESPONSE, server_id):
+                self._enrp.monitor.no_response_timer(server_id, now)
+            case (Timer.TAKEOVER_EXPIRY, target_id):
+                self._takeover.expiry_timer(target_id, now)
+            case _:
+                assert_never(key)
 
     # ------------------------------------------------------------------ output
 
@@ -248,15 +257,3 @@ def _enrp_sender(data: bytes) -> int | None:
     if len(data) < 8:
         return None
     return int(struct.unpack_from("!I", data, 4)[0])
-
-
-def _key(subject: object) -> Key:
-    assert isinstance(subject, tuple) and len(subject) == 2
-    handle, pe_id = subject
-    assert isinstance(handle, bytes) and isinstance(pe_id, int)
-    return handle, pe_id
-
-
-def _id(subject: object) -> int:
-    assert isinstance(subject, int)
-    return subject

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from rserpool.handlespace import Key
 from rserpool.proto.common import AssocId, TransportAddress
+from rserpool.proto.registrar.machines import PeerState
 
 
 @dataclass(slots=True)
@@ -42,8 +43,8 @@ class Peer:
     static: bool = False
     assoc_id: AssocId | None = None
     last_heard: int | None = None
-    awaiting_reply: bool = False  # sent Presence with reply-required; waiting for an answer
-    taken_over_by: int | None = None  # another registrar is taking it over: not monitored
+    state: PeerState = PeerState.NEW  # changed through the ``PEERS`` machine only
+    taken_over_by: int | None = None  # BEING_TAKEN_OVER: the registrar taking it over
     list_requested: bool = False
     download: HandleTableDownload | None = None
     continuation: HandleTableContinuation | None = None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Hashable
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from rserpool.handlespace import Key, PoolHandlespace
 from rserpool.handlespace import PoolElement as StoredPE
@@ -25,11 +26,13 @@ from rserpool.proto.common import (
 )
 from rserpool.proto.registrar.config import RegistrarConfig
 from rserpool.proto.registrar.events import PoolElementRemoved, RemovalReason
+from rserpool.proto.registrar.machines import STARTUP, StartupInput, StartupState
 from rserpool.proto.registrar.peers import Peer, PeerTable
 from rserpool.wire import (
     DccpTransport,
     EnrpMessage,
     HandleUpdate,
+    Message,
     ParamType,
     PoolElement,
     Presence,
@@ -44,6 +47,17 @@ from rserpool.wire import (
 )
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
+M = TypeVar("M", bound=Message)
+C = TypeVar("C")
+
+
+def route(
+    cls: type[M], handler: Callable[[M, AssocId, C, int], None]
+) -> tuple[type[Message], Callable[[Any, AssocId, C, int], None]]:
+    """One entry of a dispatch table: message type → its handler (checked to match)."""
+    return cls, handler
+
+
 _PARAM_TYPES: dict[type, ParamType] = {
     SctpTransport: ParamType.SCTP_TRANSPORT,
     TcpTransport: ParamType.TCP_TRANSPORT,
@@ -53,7 +67,7 @@ _PARAM_TYPES: dict[type, ParamType] = {
 }
 
 
-def transport_kind(transport: object) -> tuple[int, bool]:
+def transport_kind(transport: Transport) -> tuple[int, bool]:
     """(transport parameter type, control channel?) for the pool consistency checks."""
     param_type = _PARAM_TYPES.get(type(transport), ParamType.OPAQUE_TRANSPORT)
     use = getattr(transport, "transport_use", TransportUse.DATA_ONLY)
@@ -66,19 +80,33 @@ class Timer(enum.Enum):
     SERVER_ANNOUNCE_CYCLE = "server announce cycle"  # RFC 5352 T6-Serverannounce's sender
     PEER_HEARTBEAT_CYCLE = "PEER-HEARTBEAT-CYCLE"
     MENTOR_DISCOVERY = "mentor discovery timeout"
-    ENDPOINT_KEEP_ALIVE_TRANSMISSION = "endpoint keep-alive transmission"  # subject: Key
-    ENDPOINT_KEEP_ALIVE_TIMEOUT = "endpoint keep-alive timeout"  # subject: Key
-    PEER_MAX_TIME_LAST_HEARD = "MAX-TIME-LAST-HEARD"  # subject: server id
-    PEER_MAX_TIME_NO_RESPONSE = "MAX-TIME-NO-RESPONSE"  # subject: server id
-    TAKEOVER_EXPIRY = "takeover expiry"  # subject: target server id
+    ENDPOINT_KEEP_ALIVE_TRANSMISSION = "endpoint keep-alive transmission"
+    ENDPOINT_KEEP_ALIVE_TIMEOUT = "endpoint keep-alive timeout"
+    PEER_MAX_TIME_LAST_HEARD = "MAX-TIME-LAST-HEARD"
+    PEER_MAX_TIME_NO_RESPONSE = "MAX-TIME-NO-RESPONSE"
+    TAKEOVER_EXPIRY = "takeover expiry"
 
 
-TimerKey = tuple[Timer, Hashable]
+# One key type per timer kind: the kind, then its subject (a PE, a peer's id, or nothing).
+ServerAnnounceKey: TypeAlias = tuple[Literal[Timer.SERVER_ANNOUNCE_CYCLE], None]
+HeartbeatKey: TypeAlias = tuple[Literal[Timer.PEER_HEARTBEAT_CYCLE], None]
+MentorDiscoveryKey: TypeAlias = tuple[Literal[Timer.MENTOR_DISCOVERY], None]
+KeepAliveTransmissionKey: TypeAlias = tuple[Literal[Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION], Key]
+KeepAliveTimeoutKey: TypeAlias = tuple[Literal[Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT], Key]
+LastHeardKey: TypeAlias = tuple[Literal[Timer.PEER_MAX_TIME_LAST_HEARD], int]  # server id
+NoResponseKey: TypeAlias = tuple[Literal[Timer.PEER_MAX_TIME_NO_RESPONSE], int]  # server id
+TakeoverExpiryKey: TypeAlias = tuple[Literal[Timer.TAKEOVER_EXPIRY], int]  # target's id
 
-
-class Phase(enum.Enum):
-    STARTUP = "startup"  # RFC 5353 §3.2: finding a mentor, downloading the handle table
-    NORMAL = "normal"
+TimerKey: TypeAlias = (
+    ServerAnnounceKey
+    | HeartbeatKey
+    | MentorDiscoveryKey
+    | KeepAliveTransmissionKey
+    | KeepAliveTimeoutKey
+    | LastHeardKey
+    | NoResponseKey
+    | TakeoverExpiryKey
+)
 
 
 class RegistrarState:
@@ -91,7 +119,7 @@ class RegistrarState:
         self.handlespace = PoolHandlespace(rng, max_bad_pe_reports=config.max_bad_pe_reports)
         self.peers = PeerTable(config.static_peers)
         self.timers: TimerTable[TimerKey] = TimerTable()
-        self.phase = Phase.STARTUP
+        self.startup = StartupState.INITIALIZING  # changed by ``advance_startup`` only
         self.mentor_id: int | None = None
         self.started = now
         self._outbox: list[Action] = []
@@ -115,6 +143,15 @@ class RegistrarState:
     def drain_events(self) -> list[Event]:
         events, self._events = self._events, []
         return events
+
+    def advance_startup(self, event: StartupInput) -> StartupState:
+        """Apply ``event`` to the startup machine; returns the state it left. Back in
+        MENTOR_DISCOVERY, the mentor is forgotten (the next peer heard is the next one)."""
+        old = self.startup
+        self.startup = STARTUP.next(old, event)
+        if self.startup is StartupState.MENTOR_DISCOVERY:
+            self.mentor_id = None
+        return old
 
     def jittered(self, interval: int) -> int:
         return randomized(interval, self.rng)
@@ -168,10 +205,6 @@ class RegistrarState:
         """The handlespace PE as a Pool Element parameter (None if it cannot be sent)."""
         user = pe.user_transport
         asap_transport = pe.asap_transport if asap else None
-        if not isinstance(user, Transport):
-            return None
-        if asap_transport is not None and not isinstance(asap_transport, SctpTransport):
-            return None
         if asap and asap_transport is None:
             return None  # RSPLIB requires the ASAP transport in ENRP
         policy: PoolMemberSelectionPolicy = pe.policy

@@ -35,6 +35,13 @@ from rserpool.proto.registrar.events import (
     TakeoverCompleted,
     TakeoverStarted,
 )
+from rserpool.proto.registrar.machines import (
+    PEERS,
+    TAKEOVER,
+    PeerInput,
+    TakeoverInput,
+    TakeoverState,
+)
 from rserpool.proto.registrar.peers import Peer
 from rserpool.proto.registrar.state import RegistrarState, Timer
 from rserpool.wire import (
@@ -45,18 +52,35 @@ from rserpool.wire import (
     TakeoverServer,
 )
 
+_ABORT_REASONS: dict[TakeoverInput, TakeoverAbortReason | None] = {
+    TakeoverInput.TARGET_ALIVE: TakeoverAbortReason.TARGET_ALIVE,
+    TakeoverInput.RIVAL_LOWER_ID: TakeoverAbortReason.LOWER_ID_WINS,
+    TakeoverInput.TAKEN_OVER_ELSEWHERE: TakeoverAbortReason.TAKEN_OVER_ELSEWHERE,
+    TakeoverInput.TARGET_REMOVED: None,  # the peer list tells (PeerLost)
+}
+
 
 @dataclass(slots=True)
 class TakeoverProcess:
     target_id: int
     started: int
     awaiting: set[int] = field(default_factory=set)
+    state: TakeoverState = TakeoverState.IDLE  # changed through ``advance`` only
+
+    def advance(self, event: TakeoverInput) -> TakeoverState:
+        """Apply ``event`` to the takeover machine; returns the new state."""
+        self.state = TAKEOVER.next(self.state, event)
+        return self.state
+
+    def acked(self) -> TakeoverState:
+        """An Ack arrived or an owing peer left (already discarded from ``awaiting``)."""
+        return self.advance(TakeoverInput.ACK if self.awaiting else TakeoverInput.LAST_ACK)
 
 
 class TakeoverManager:
     def __init__(self, state: RegistrarState) -> None:
         self.state = state
-        self.processes: dict[int, TakeoverProcess] = {}
+        self.processes: dict[int, TakeoverProcess] = {}  # running ones: by target id
         # wired by EnrpServer: removes a peer from the list (with its timers and event)
         self.remove_peer: Callable[[int, PeerLossReason, int], None] = _no_remove
 
@@ -67,6 +91,8 @@ class TakeoverManager:
         target_id = target.server_id
         awaiting = {p.server_id for p in state.peers if p.server_id not in (target_id, 0)}
         process = TakeoverProcess(target_id, now, awaiting)
+        owed = TakeoverInput.START_ACKS_OWED if awaiting else TakeoverInput.START_NONE_OWED
+        process.advance(owed)
         self.processes[target_id] = process
         state.emit(TakeoverStarted(target_id, tuple(sorted(awaiting))))
         for peer in state.peers.everyone():
@@ -81,26 +107,28 @@ class TakeoverManager:
         process = self.processes.get(target_id)
         if process is None:
             return
-        if not process.awaiting:
+        if process.advance(TakeoverInput.EXPIRY) is TakeoverState.COMPLETED:
             self.complete(target_id, now)
             return
-        del self.processes[target_id]
+        del self.processes[target_id]  # ABORTED: acks are missing
         self.remove_peer(target_id, PeerLossReason.TAKEOVER_EXPIRED, now)
 
-    def init_takeover_ack(self, msg: InitTakeoverAck, now: int) -> None:
+    def init_takeover_ack(
+        self, msg: InitTakeoverAck, assoc_id: AssocId, sender: Peer | None, now: int
+    ) -> None:
         process = self.processes.get(msg.target_id)
         if process is not None:
             process.awaiting.discard(msg.sender_id)
-            if not process.awaiting:
+            if process.acked() is TakeoverState.COMPLETED:
                 self.complete(msg.target_id, now)
 
     def peer_gone(self, server_id: int, now: int) -> None:
         """A peer left the list: it owes no Ack any more; a takeover of it ends."""
-        self.cancel(server_id)
+        self.cancel(server_id, TakeoverInput.TARGET_REMOVED)
         for target_id, process in list(self.processes.items()):
-            if server_id in process.awaiting:
+            if server_id in process.awaiting and self.processes.get(target_id) is process:
                 process.awaiting.discard(server_id)
-                if not process.awaiting and target_id in self.processes:
+                if process.acked() is TakeoverState.COMPLETED:
                     self.complete(target_id, now)
 
     def complete(self, target_id: int, now: int) -> None:
@@ -129,20 +157,27 @@ class TakeoverManager:
             state.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe.key), now + timeout)
         state.emit(TakeoverCompleted(target_id, state.server_id, len(moved)))
 
-    def cancel(self, target_id: int, reason: TakeoverAbortReason | None = None) -> None:
-        if self.processes.pop(target_id, None) is not None:
-            self.state.timers.cancel((Timer.TAKEOVER_EXPIRY, target_id))
-            if reason is not None:
-                self.state.emit(TakeoverAborted(target_id, reason))
+    def cancel(self, target_id: int, event: TakeoverInput) -> None:
+        """End a running takeover of ``target_id`` (if any) for ``event``: ABORTED."""
+        process = self.processes.pop(target_id, None)
+        if process is None:
+            return
+        process.advance(event)
+        self.state.timers.cancel((Timer.TAKEOVER_EXPIRY, target_id))
+        reason = _ABORT_REASONS[event]
+        if reason is not None:
+            self.state.emit(TakeoverAborted(target_id, reason))
 
     def target_alive(self, peer: Peer) -> None:
         """The target spoke (Presence): it is active again (RFC 5353 §3.5.1)."""
         peer.taken_over_by = None
-        self.cancel(peer.server_id, TakeoverAbortReason.TARGET_ALIVE)
+        self.cancel(peer.server_id, TakeoverInput.TARGET_ALIVE)
 
     # ------------------------------------------------------------------ others
 
-    def init_takeover(self, msg: InitTakeover, assoc_id: AssocId | None, now: int) -> None:
+    def init_takeover(
+        self, msg: InitTakeover, assoc_id: AssocId | None, sender: Peer | None, now: int
+    ) -> None:
         state = self.state
         target_id = msg.target_id
         if target_id == state.server_id:  # we are alive: say so to everybody
@@ -151,12 +186,15 @@ class TakeoverManager:
             if state.config.enrp_announce:
                 state.act(Multicast(Endpoint.ENRP, state.presence(0)))
             return
-        if target_id in self.processes:
-            if msg.sender_id > state.server_id:
-                return  # we have the lower id: we continue, the sender will ack
-            self.cancel(target_id, TakeoverAbortReason.LOWER_ID_WINS)
+        process = self.processes.get(target_id)
+        if process is not None:
+            if msg.sender_id > state.server_id:  # we have the lower id: we continue
+                process.advance(TakeoverInput.RIVAL_HIGHER_ID)
+                return  # the sender will ack
+            self.cancel(target_id, TakeoverInput.RIVAL_LOWER_ID)
         target = state.peers.get(target_id)
         if target is not None:
+            target.state = PEERS.next(target.state, PeerInput.TAKEOVER_ANNOUNCED)
             target.taken_over_by = msg.sender_id
             state.timers.cancel((Timer.PEER_MAX_TIME_LAST_HEARD, target_id))
             watch = state.config.takeover_expiry_interval + state.config.peer_max_time_no_response
@@ -170,11 +208,13 @@ class TakeoverManager:
         elif initiator is not None:
             state.send_to_peer(initiator, ack)
 
-    def takeover_server(self, msg: TakeoverServer, now: int) -> None:
+    def takeover_server(
+        self, msg: TakeoverServer, assoc_id: AssocId, sender: Peer | None, now: int
+    ) -> None:
         """``msg.sender_id`` took over ``msg.target_id``: it is now home of those PEs."""
         state = self.state
         target_id, new_home = msg.target_id, msg.sender_id
-        self.cancel(target_id, TakeoverAbortReason.TAKEN_OVER_ELSEWHERE)
+        self.cancel(target_id, TakeoverInput.TAKEN_OVER_ELSEWHERE)
         moved = state.handlespace.take_over(target_id, new_home)
         for pe in moved:
             state.supervise(pe, now)
