@@ -9,9 +9,8 @@
   opens to send an Endpoint Keep Alive with the H flag after a takeover;
 * optionally a **UDP socket joined to 239.0.0.50:3863** for Server Announces;
 * one receive task per socket, a **timer task** sleeping until ``core.next_deadline()``;
-* **session connections** (:class:`Connection`): one one-to-one association each, with a
-  receive task and a send task fed in order from an outbox, so that a slow peer never blocks
-  the core or another session.
+* **session connections** (:class:`~rserpool.drivers._session_io.Connection`, run by
+  :mod:`rserpool.drivers._session_io`): one one-to-one association each.
 
 Every input is followed by :meth:`AsapClientDriver.flush`: under one lock, the core's events are
 dispatched (:meth:`AsapClientDriver.dispatch`, then a bounded public channel; when it is full,
@@ -27,12 +26,11 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
 
 import trio
 
 from rserpool.drivers._clock import CoreClock
-from rserpool.drivers._support import Mailbox, Throttle
+from rserpool.drivers._session_io import GONE, Connection, SessionConnections, SessionGone
 from rserpool.drivers.associations import parse_ip, transport_of
 from rserpool.proto.client.hunt import (
     CancelConnect,
@@ -47,7 +45,6 @@ from rserpool.transport import (
     ENDING_EVENTS,
     Address,
     AssociationParams,
-    CannotConnect,
     CantStartAssociation,
     CommLost,
     CommUp,
@@ -55,7 +52,6 @@ from rserpool.transport import (
     PeerAddressChange,
     PeerShutdown,
     Restart,
-    SctpAssociation,
     SctpEndpoint,
     SctpMessage,
     ShutdownComplete,
@@ -63,8 +59,16 @@ from rserpool.transport import (
     UdpSocket,
 )
 
-GONE = (TransportError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-"""What a send or receive on an association that is gone may raise."""
+__all__ = [
+    "GONE",
+    "AsapClientDriver",
+    "Connection",
+    "SessionGone",
+    "connect_failure",
+    "registrar_addresses",
+]
+
+_Performer = Callable[[EndpointAction], Awaitable[None]]
 
 
 def registrar_addresses(
@@ -109,28 +113,9 @@ def connect_failure(cause: object) -> str:
     return str(cause) or type(cause).__name__
 
 
-class SessionGone(TransportError, trio.BrokenResourceError):
-    """The session is closed (by either side) and cannot carry data any more."""
-
-
-@dataclass(eq=False)
-class Connection:
-    """One session association and its tasks' state (the core's ``connection`` number)."""
-
-    number: int
-    assoc: SctpAssociation | None = None
-    outbox: Mailbox[SessionSend | CloseSession] = field(default_factory=Mailbox)
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    abort: bool = False  # ABORT (not SHUTDOWN) when the connection is torn down
-    peer: TransportAddress | None = None
-
-
-class AsapClientDriver:
+class AsapClientDriver(SessionConnections):
     """The common driver of a PE or PU core (see the module docstring). Subclasses add the
     session side (:meth:`connect_session`, :meth:`dispatch`)."""
-
-    #: session messages queued for sending before a sender waits (backpressure)
-    OUTBOX_LIMIT = 64
 
     def __init__(
         self,
@@ -166,6 +151,16 @@ class AsapClientDriver:
         self._peers: dict[int, TransportAddress] = {}
         self._nursery: trio.Nursery | None = None
         self._connections_changed = trio.Event()
+        # how each action the core asks for is carried out, by its type
+        self._performers: dict[type[EndpointAction], _Performer] = {
+            Send: self._send,
+            Abort: self._abort,
+            ConnectRegistrar: self._connect_registrar,
+            CancelConnect: self._cancel_connect,
+            SessionSend: self.perform_session,
+            CloseSession: self.perform_session,
+            ConnectSession: self.perform_session,
+        }
 
     # ------------------------------------------------------------------ running
 
@@ -197,11 +192,6 @@ class AsapClientDriver:
         if self._udp is not None:
             nursery.start_soon(self._announce_loop, self._udp)
         nursery.start_soon(self._clock.run, self.core, self._timers_due)
-
-    async def wait_connections_closed(self) -> None:
-        """Until every session connection has ended."""
-        while self.connections:
-            await self._connections_changed.wait()
 
     async def close_sockets(self) -> None:
         """Close the ASAP endpoint and the announce socket (shielded; errors ignored)."""
@@ -315,43 +305,32 @@ class AsapClientDriver:
 
     async def _perform(self, action: EndpointAction) -> None:
         self.log.debug("%s", action)
-        if isinstance(action, Send):
-            assert action.assoc_id is not None
-            try:
-                await self.asap_endpoint.send(action.assoc_id, action.encode(), action.ppid)
-            except GONE as exc:
-                self.log.debug("dropped %s: %s", action, exc)
-                self.guarded(self.core.registrar_lost, action.assoc_id, self.now())
-        elif isinstance(action, Abort):
-            self._peers.pop(action.assoc_id, None)
-            with suppress(*GONE):
-                await self.asap_endpoint.abort(action.assoc_id)
-        elif isinstance(action, ConnectRegistrar):
-            await self._connect_registrar(action)
-        elif isinstance(action, CancelConnect):
-            assoc_id = self._attempt_assoc.pop(action.attempt, None)
-            if assoc_id is not None:
-                self._assoc_attempt.pop(assoc_id, None)
-                with suppress(*GONE):
-                    await self.asap_endpoint.abort(assoc_id)
-        elif isinstance(action, SessionSend):
-            conn = self.connections.get(action.connection)
-            if conn is None or not conn.outbox.put(action):
-                self.log.debug("dropped %s: no such session connection", action)
-        elif isinstance(action, CloseSession):
-            conn = self.connections.get(action.connection)
-            if conn is not None:
-                if action.abort:
-                    conn.abort = True
-                    conn.outbox.close()
-                    conn.scope.cancel()
-                else:
-                    conn.outbox.put(action)
-                    conn.outbox.close()
-        elif isinstance(action, ConnectSession):
-            self.connect_session(action)
+        await self._performers[type(action)](action)
 
-    async def _connect_registrar(self, action: ConnectRegistrar) -> None:
+    async def _send(self, action: EndpointAction) -> None:
+        assert isinstance(action, Send) and action.assoc_id is not None
+        try:
+            await self.asap_endpoint.send(action.assoc_id, action.encode(), action.ppid)
+        except GONE as exc:
+            self.log.debug("dropped %s: %s", action, exc)
+            self.guarded(self.core.registrar_lost, action.assoc_id, self.now())
+
+    async def _abort(self, action: EndpointAction) -> None:
+        assert isinstance(action, Abort)
+        self._peers.pop(action.assoc_id, None)
+        with suppress(*GONE):
+            await self.asap_endpoint.abort(action.assoc_id)
+
+    async def _cancel_connect(self, action: EndpointAction) -> None:
+        assert isinstance(action, CancelConnect)
+        assoc_id = self._attempt_assoc.pop(action.attempt, None)
+        if assoc_id is not None:
+            self._assoc_attempt.pop(assoc_id, None)
+            with suppress(*GONE):
+                await self.asap_endpoint.abort(assoc_id)
+
+    async def _connect_registrar(self, action: EndpointAction) -> None:
+        assert isinstance(action, ConnectRegistrar)
         remote = [(str(a), action.to.port) for a in action.to.addresses]
         try:
             assoc_id = await self.asap_endpoint.connect(remote)
@@ -367,94 +346,3 @@ class AsapClientDriver:
             return
         self._attempt_assoc[action.attempt] = assoc_id
         self._assoc_attempt[assoc_id] = action.attempt
-
-    # ------------------------------------------------------------------ sessions
-
-    def connect_session(self, action: ConnectSession) -> None:
-        """PU only: set up a session association (subclasses)."""
-        self.log.warning("unexpected %s", action)
-
-    def session_input(self, conn: Connection, item: SctpMessage) -> None:
-        """One message on a session association (subclasses feed their core)."""
-
-    def session_ended(self, conn: Connection) -> None:
-        """The session association is gone (subclasses tell their core)."""
-
-    def inbox_room(self, conn: Connection) -> Throttle | None:
-        """The mailbox whose length throttles reading from ``conn`` (subclasses)."""
-        return None
-
-    def session_connected(self, conn: Connection) -> None:
-        """PU only: the association of ``conn`` is up (subclasses tell their core)."""
-
-    def session_connect_failed(self, conn: Connection) -> None:
-        """PU only: the association of ``conn`` could not be set up."""
-
-    async def run_connection(
-        self, conn: Connection, connect: Callable[[], Awaitable[SctpAssociation]] | None = None
-    ) -> None:
-        """Set the association up with ``connect`` if ``conn`` has none yet, then receive and
-        send on it until it ends; tell the core how it went."""
-        try:
-            with conn.scope:
-                if conn.assoc is None:
-                    assert connect is not None
-                    try:
-                        conn.assoc = await connect()
-                    except (CannotConnect, *GONE) as exc:
-                        self.log.debug("session connection %d: %s", conn.number, exc)
-                        self.guarded(self.session_connect_failed, conn)
-                        return
-                    self.guarded(self.session_connected, conn)
-                    await self.flush()
-                assoc = conn.assoc
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._send_loop, conn, assoc)
-                    await self._receive_loop(conn, assoc)
-                    nursery.cancel_scope.cancel()
-        finally:
-            self.connections.pop(conn.number, None)
-            self._connections_changed.set()
-            self._connections_changed = trio.Event()
-            conn.outbox.close()
-            if conn.assoc is not None:
-                with trio.CancelScope(shield=True), suppress(*GONE):
-                    if conn.abort:
-                        await conn.assoc.abort()
-                    else:
-                        await conn.assoc.aclose()
-                self.guarded(self.session_ended, conn)
-            with trio.CancelScope(shield=True):
-                await self.flush()
-
-    async def _receive_loop(self, conn: Connection, assoc: SctpAssociation) -> None:
-        while True:
-            inbox = self.inbox_room(conn)
-            if inbox is not None:
-                await inbox.wait_below(self.OUTBOX_LIMIT)
-            try:
-                item = await assoc.receive()
-            except (trio.EndOfChannel, *GONE):
-                return
-            if isinstance(item, SctpMessage):
-                self.guarded(self.session_input, conn, item)
-                await self.flush()
-            elif isinstance(item, (*ENDING_EVENTS, Restart)):
-                conn.abort = conn.abort or not isinstance(item, ENDING_EVENTS)
-                return
-
-    async def _send_loop(self, conn: Connection, assoc: SctpAssociation) -> None:
-        while True:
-            try:
-                item = await conn.outbox.get()
-            except trio.EndOfChannel:
-                return
-            try:
-                if isinstance(item, CloseSession):
-                    await assoc.shutdown()  # graceful: the receive loop sees it complete
-                    return
-                await assoc.send(item.data, item.ppid)
-            except GONE as exc:
-                self.log.debug("session connection %d: %s", conn.number, exc)
-                conn.scope.cancel()
-                return

@@ -35,7 +35,8 @@ from rserpool.drivers._asap_client import (
     SessionGone,
     registrar_addresses,
 )
-from rserpool.drivers._support import Mailbox, Throttle, background_nursery
+from rserpool.drivers._pe_session import PoolElementSession, SessionItem
+from rserpool.drivers._support import Throttle, background_nursery
 from rserpool.drivers.associations import parse_ip, transport_of
 from rserpool.proto.client.hunt import HomeRegistrar, HomeRegistrarLost, RegistrarHuntConfig
 from rserpool.proto.client.pool_element import (
@@ -63,74 +64,21 @@ from rserpool.transport import (
     TransportError,
 )
 from rserpool.wire import (
-    BusinessCard,
     Policy,
     PolicyType,
     PoolMemberSelectionPolicy,
     TransportUse,
 )
 
+__all__ = [
+    "PoolElementNode",
+    "PoolElementSession",
+    "SessionHandler",
+    "SessionItem",
+    "open_pool_element",
+]
+
 log = logging.getLogger("rserpool.pe")
-
-SessionItem = DataReceived | CookieEchoReceived | BusinessCardReceived
-"""What :meth:`PoolElementSession.receive` returns: application data (any PPID but 11), the
-Cookie Echo of a PU that failed over to us, or a PU's Business Card."""
-
-
-class PoolElementSession:
-    """One session: a PU's association with our user transport."""
-
-    def __init__(self, node: PoolElementNode, number: int, peer: TransportAddress | None) -> None:
-        self.node = node
-        self.id = number
-        self.peer = peer
-        self.inbox: Mailbox[SessionItem] = Mailbox()
-
-    def __repr__(self) -> str:
-        return f"<PoolElementSession {self.id} from {self.peer}>"
-
-    @property
-    def closed(self) -> bool:
-        return self.id not in self.node.pe_core.sessions
-
-    async def receive(self) -> SessionItem:
-        """The next message; ``trio.EndOfChannel`` once the session ended and all was read."""
-        return await self.inbox.get()
-
-    def __aiter__(self) -> AsyncIterator[SessionItem]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[SessionItem]:
-        while True:
-            try:
-                yield await self.receive()
-            except trio.EndOfChannel:
-                return
-
-    async def _sent(self, ok: bool) -> None:
-        if not ok:
-            raise SessionGone(f"session {self.id} is closed")
-        await self.node.flush()
-        conn = self.node.connections.get(self.id)
-        if conn is not None:
-            await conn.outbox.wait_below(self.node.OUTBOX_LIMIT)
-
-    async def send(self, data: bytes, ppid: int = 0) -> None:
-        """Application data to the PU (waits while too much is queued; ``SessionGone``)."""
-        await self._sent(self.node.pe_core.send(self.id, data, ppid))
-
-    async def send_cookie(self, cookie: bytes) -> None:
-        """An ASAP Cookie: the PU echoes the latest one to the PE it fails over to."""
-        await self._sent(self.node.pe_core.send_cookie(self.id, cookie))
-
-    async def send_business_card(self, card: BusinessCard) -> None:
-        await self._sent(self.node.pe_core.send_business_card(self.id, card))
-
-    async def close(self, *, abort: bool = False) -> None:
-        """End the session: SHUTDOWN after what is queued, or ABORT."""
-        self.node.pe_core.close_session(self.id, abort=abort)
-        await self.node.flush()
-
 
 SessionHandler = Callable[[PoolElementSession], Awaitable[None]]
 
@@ -173,6 +121,17 @@ class PoolElementNode(AsapClientDriver):
         self._next_session = 1
         self._changed = trio.Event()
         self.last_failure: RegistrationFailed | None = None
+        # which core events the node acts on, by type (the rest only go to ``events``)
+        self._dispatchers: dict[type[Event], Callable[[Event], None]] = {
+            DataReceived: self._to_session,
+            CookieEchoReceived: self._to_session,
+            BusinessCardReceived: self._to_session,
+            SessionClosed: self._session_closed,
+            Registered: self._registration_changed,
+            Deregistered: self._registration_changed,
+            HomeRegistrarLost: self._registration_changed,
+            RegistrationFailed: self._registration_changed,
+        }
 
     # ------------------------------------------------------------------ queries
 
@@ -324,19 +283,27 @@ class PoolElementNode(AsapClientDriver):
         return None if session is None else session.inbox
 
     def dispatch(self, event: Event) -> None:
-        if isinstance(event, DataReceived | CookieEchoReceived | BusinessCardReceived):
-            session = self.sessions_by_id.get(event.session)
-            if session is not None:
-                session.inbox.put(event)
-        elif isinstance(event, SessionClosed):
-            session = self.sessions_by_id.pop(event.session, None)
-            if session is not None:
-                session.inbox.close()
-        elif isinstance(event, Registered | Deregistered | HomeRegistrarLost | RegistrationFailed):
-            if isinstance(event, RegistrationFailed):
-                self.last_failure = event
-            self._changed.set()
-            self._changed = trio.Event()
+        handler = self._dispatchers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _to_session(self, event: Event) -> None:
+        assert isinstance(event, SessionItem)
+        session = self.sessions_by_id.get(event.session)
+        if session is not None:
+            session.inbox.put(event)
+
+    def _session_closed(self, event: Event) -> None:
+        assert isinstance(event, SessionClosed)
+        session = self.sessions_by_id.pop(event.session, None)
+        if session is not None:
+            session.inbox.close()
+
+    def _registration_changed(self, event: Event) -> None:
+        if isinstance(event, RegistrationFailed):
+            self.last_failure = event
+        self._changed.set()
+        self._changed = trio.Event()
 
 
 @asynccontextmanager
