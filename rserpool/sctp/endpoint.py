@@ -1,0 +1,254 @@
+"""An SCTP endpoint over UDP (RFC 9260 + RFC 6951), sans-IO.
+
+The driver owns one UDP socket. It feeds every datagram to :meth:`Endpoint.receive` with the
+sender's IP address and UDP port and ``now`` (integer ms, any monotonic clock), calls
+:meth:`Endpoint.handle_timers` once ``now >= next_deadline()``, and after every call sends
+:meth:`Endpoint.datagrams` and handles :meth:`Endpoint.events`. Nothing here reads a clock,
+touches a socket or imports an event loop.
+
+The endpoint answers an INIT without keeping any state: its INIT ACK carries a signed State
+Cookie, and only a valid COOKIE ECHO creates an association (§5.1.3-§5.1.5). Packets that
+belong to no association are handled as "out of the blue" (§8.4).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from rserpool.sctp.association import Datagram
+from rserpool.sctp.causes import ErrorCause
+from rserpool.sctp.chunks import Abort, Chunk, CookieAck, CookieEcho, Error, Init, ShutdownAck
+from rserpool.sctp.chunks import ShutdownComplete as ShutdownCompleteChunk
+from rserpool.sctp.config import SctpConfig
+from rserpool.sctp.constants import CauseCode
+from rserpool.sctp.cookie import CookieJar
+from rserpool.sctp.errors import SctpDecodeError, SctpUsageError
+from rserpool.sctp.events import SctpEvent
+from rserpool.sctp.handshake import InitProblem, check_init, make_init_ack
+from rserpool.sctp.packet import Packet, assemble, decode_packet_untrusted
+from rserpool.sctp.params import IPAddress
+from rserpool.sctp.receiving import Association
+from rserpool.sctp.state import State
+
+
+class Endpoint:
+    """One SCTP port on a set of local addresses, with all its associations."""
+
+    def __init__(
+        self,
+        port: int,
+        addresses: Sequence[IPAddress],
+        config: SctpConfig | None = None,
+        *,
+        rng: random.Random | None = None,
+        secret: bytes | None = None,
+    ) -> None:
+        self.port = port
+        self.addresses = tuple(addresses)
+        self.config = config or SctpConfig()
+        self.rng = rng or random.SystemRandom()
+        self.jar = CookieJar(secret or self.rng.randbytes(32), self.config.cookie_key_period)
+        self._assocs: dict[int, Association] = {}
+        self._by_peer: dict[tuple[IPAddress, int], int] = {}
+        self._next_id = 1
+        self._datagrams: list[Datagram] = []
+        self._events: list[SctpEvent] = []
+        self.discarded = 0  # packets dropped: malformed, bad CRC, wrong tag, stale...
+
+    # ------------------------------------------------------------------- outputs
+
+    def datagrams(self) -> list[Datagram]:
+        out, self._datagrams = self._datagrams, []
+        return out
+
+    def events(self) -> list[SctpEvent]:
+        out, self._events = self._events, []
+        return out
+
+    def next_deadline(self) -> int | None:
+        deadlines = [d for a in self._assocs.values() if (d := a.next_deadline()) is not None]
+        return min(deadlines, default=None)
+
+    def association(self, assoc_id: int) -> Association:
+        try:
+            return self._assocs[assoc_id]
+        except KeyError:
+            raise SctpUsageError(f"no association {assoc_id}") from None
+
+    @property
+    def associations(self) -> dict[int, Association]:
+        return dict(self._assocs)
+
+    # -------------------------------------------------------------------- inputs
+
+    def handle_timers(self, now: int) -> None:
+        for assoc in list(self._assocs.values()):
+            deadline = assoc.next_deadline()
+            if deadline is not None and deadline <= now:
+                assoc.handle_timers(now)
+                self._sync(assoc)
+
+    def connect(
+        self, addresses: Sequence[IPAddress], peer_port: int, udp_port: int, now: int
+    ) -> int:
+        """Start an association (§11.1.2) to the peer's addresses and SCTP port, reached
+        through UDP port ``udp_port``; returns its id. COMMUNICATION UP tells when it is up."""
+        if not addresses:
+            raise SctpUsageError("no address to connect to")
+        if any((a, peer_port) in self._by_peer for a in addresses):
+            raise SctpUsageError("an association with that peer exists")
+        assoc = self._new(peer_port)
+        assoc.associate(tuple(addresses), udp_port, now)
+        self._sync(assoc)
+        return assoc.assoc_id
+
+    def send(
+        self, assoc_id: int, stream: int, ppid: int, data: bytes, now: int, unordered: bool = False
+    ) -> None:
+        assoc = self.association(assoc_id)
+        assoc.send(stream, ppid, data, now, unordered)
+        self._sync(assoc)
+
+    def shutdown(self, assoc_id: int, now: int) -> None:
+        assoc = self.association(assoc_id)
+        assoc.shutdown(now)
+        self._sync(assoc)
+
+    def abort(self, assoc_id: int, now: int, reason: bytes = b"") -> None:
+        assoc = self.association(assoc_id)
+        assoc.abort(now, reason)
+        self._sync(assoc)
+
+    def receive(self, data: bytes, source: IPAddress, udp_port: int, now: int) -> None:
+        """One UDP datagram's payload from ``source``:``udp_port``."""
+        try:
+            packet = decode_packet_untrusted(data)
+        except SctpDecodeError:
+            self.discarded += 1
+            return
+        if packet.destination_port != self.port or not packet.chunks:
+            self.discarded += 1
+            return
+        assoc_id = self._by_peer.get((source, packet.source_port))
+        assoc = self._assocs.get(assoc_id) if assoc_id is not None else None
+        first = packet.chunks[0]
+        if type(first) is CookieEcho:
+            assoc = self._cookie_echo(packet, first, assoc, source, udp_port, now)
+            if assoc is None:
+                return
+        elif assoc is None:
+            self._out_of_the_blue(packet, source, udp_port, now)
+            return
+        assoc.receive(packet, source, udp_port, now)
+        self._sync(assoc)
+
+    # ----------------------------------------------------------------- internals
+
+    def _new(self, peer_port: int) -> Association:
+        assoc = Association(
+            self._next_id,
+            self.config,
+            self.rng,
+            self.jar,
+            self.port,
+            peer_port,
+            self.addresses,
+        )
+        self._assocs[assoc.assoc_id] = assoc
+        self._next_id += 1
+        return assoc
+
+    def _sync(self, assoc: Association) -> None:
+        """Collect the association's output, index its peer addresses, forget it if CLOSED."""
+        self._datagrams.extend(assoc.datagrams())
+        self._events.extend(assoc.events())
+        for key in [k for k, v in self._by_peer.items() if v == assoc.assoc_id]:
+            del self._by_peer[key]
+        if assoc.state is State.CLOSED:
+            self._assocs.pop(assoc.assoc_id, None)
+            return
+        for address in assoc.paths:
+            self._by_peer[(address, assoc.peer_port)] = assoc.assoc_id
+
+    def _reply(self, packet: Packet, to: IPAddress, port: int, tag: int, chunk: Chunk) -> None:
+        data = assemble(self.port, packet.source_port, tag, [chunk.encode()])
+        self._datagrams.append(Datagram(to, port, data))
+
+    def _cookie_echo(
+        self,
+        packet: Packet,
+        echo: CookieEcho,
+        assoc: Association | None,
+        source: IPAddress,
+        udp_port: int,
+        now: int,
+    ) -> Association | None:
+        """§5.1.5 steps 1-4 (and §5.2.4 steps 1-3); the association it belongs to."""
+        cookie = self.jar.open(echo.cookie, now)
+        if (
+            cookie is None
+            or cookie.local_port != packet.destination_port
+            or cookie.peer_port != packet.source_port
+            or cookie.local_tag != packet.verification_tag
+        ):
+            self.discarded += 1
+            return None
+        if now > cookie.expires():
+            same = assoc is not None and (assoc.my_tag, assoc.peer_tag) == (
+                cookie.local_tag,
+                cookie.peer_tag,
+            )
+            if not same:  # §5.1.5 step 4: report how stale, in microseconds
+                cause = ErrorCause.stale_cookie((now - cookie.expires()) * 1000)
+                self._reply(packet, source, udp_port, cookie.peer_tag, Error((cause,)))
+                return None
+        if assoc is None:
+            assoc = self._new(packet.source_port)
+        assoc.on_cookie_echo(cookie, source, udp_port, now)
+        return assoc
+
+    def _out_of_the_blue(self, packet: Packet, source: IPAddress, port: int, now: int) -> None:
+        """§8.4, rules 2-8 (rule 1, non-unicast addresses, is the driver's)."""
+        chunks = packet.chunks
+        tag = packet.verification_tag
+        first = chunks[0]
+        if any(isinstance(c, Abort) for c in chunks):
+            return
+        if type(first) is Init:
+            if tag == 0:  # §8.5.1 A
+                self._answer_init(packet, first, source, port, now)
+            return
+        if any(isinstance(c, ShutdownAck) for c in chunks):
+            self._reply(packet, source, port, tag, ShutdownCompleteChunk(reflected=True))
+            return
+        if any(isinstance(c, ShutdownCompleteChunk | CookieAck) for c in chunks):
+            return
+        stale = CauseCode.STALE_COOKIE
+        if any(isinstance(c, Error) and any(x.code == stale for x in c.causes) for c in chunks):
+            return
+        self._reply(packet, source, port, tag, Abort(reflected=True))
+
+    def _answer_init(
+        self, packet: Packet, init: Init, source: IPAddress, port: int, now: int
+    ) -> None:
+        """§5.1: INIT ACK with a fresh tag, TSN and State Cookie; no state kept."""
+        check = check_init(init, source)
+        if check.problem is InitProblem.DISCARD:
+            return
+        if check.problem is InitProblem.ABORT:  # §8.4 rule 3: the INIT's tag, T bit clear
+            self._reply(packet, source, port, init.initiate_tag, Abort(check.causes))
+            return
+        ack = make_init_ack(
+            self.config,
+            self.jar,
+            now,
+            init,
+            check,
+            local_tag=self.rng.randint(1, 0xFFFFFFFF),
+            local_tsn=self.rng.getrandbits(32),
+            local_port=self.port,
+            peer_port=packet.source_port,
+            local_addresses=self.addresses,
+        )
+        self._reply(packet, source, port, init.initiate_tag, ack)
