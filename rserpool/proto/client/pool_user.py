@@ -55,6 +55,7 @@ from rserpool.proto.client.session_states import (
     CONNECTING_STATES,
     SessionInput,
     SessionState,
+    SessionStateError,
     next_state,
 )
 from rserpool.proto.common import Channel, Event, MessageIgnored
@@ -78,6 +79,7 @@ __all__ = [
     "Resolved",
     "SessionInput",
     "SessionState",
+    "SessionStateError",
     "UnreachableReported",
 ]
 
@@ -121,7 +123,7 @@ class _Session:
 
     def apply(self, event: SessionInput) -> bool:
         """Move to the state the table gives; False when the table says the state stays
-        (the input is ignored). ``AssertionError`` if it has no entry (a bug)."""
+        (the input is ignored). :class:`SessionStateError` if it has no entry (a bug)."""
         old = self.state
         self.state = next_state(old, event)
         return self.state is not old

@@ -10,9 +10,10 @@ Cookie as Cookie Echo and reports ``FailoverComplete`` instead of ``SessionConne
 every change of a session's state, through :func:`next_state`; an input the table has no
 entry for cannot happen (the core routes it nowhere: a closed session is forgotten, and an
 input about an association reaches only a session that has one), so meeting one is a bug and
-raises ``AssertionError``. Entries whose new state is the old
-one are inputs the session ignores on purpose. :func:`transition_table` prints the table as
-Markdown (it is in ``docs/client.md``, checked by a test).
+raises :class:`SessionStateError` (an ``AssertionError``, like the registrar's tables).
+Entries whose new state is the old one are inputs the session ignores on purpose.
+:func:`transition_table` prints the table as Markdown (it is in ``docs/client.md``, checked
+by a test).
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ class SessionInput(enum.Enum):
     ASSOCIATION_LOST = "association lost"  # session_lost: COMM_LOST, ABORT, SHUTDOWN
     FORCE_FAILOVER = "force failover"  # force_failover (RSPLIB rsp_forcefailover)
     CLOSE = "close"  # close_session
+
+
+class SessionStateError(AssertionError):
+    """A session met an input its state has no transition for: a bug in the core, never the
+    network's doing."""
+
+    def __init__(self, state: SessionState, event: SessionInput) -> None:
+        super().__init__(f"PU session: {event.name} cannot happen in {state.name}")
+        self.state = state
+        self.input = event
 
 
 S = SessionState
@@ -97,10 +108,10 @@ del S, I
 
 def next_state(state: SessionState, event: SessionInput) -> SessionState:
     """The state ``event`` moves a session in ``state`` to (:data:`TRANSITIONS`);
-    ``AssertionError`` if the table has no entry (a bug in the core)."""
+    :class:`SessionStateError` if the table has no entry (a bug in the core)."""
     new = TRANSITIONS.get((state, event))
     if new is None:
-        raise AssertionError(f"PU session: {event.name} cannot happen in {state.name}")
+        raise SessionStateError(state, event)
     return new
 
 
