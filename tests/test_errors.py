@@ -64,7 +64,7 @@ EXPECTED: dict[str, type[RSerPoolError]] = {
 }
 
 
-#: Errors that signal a bug in rserpool, not a failure to tell as one line: not RSerPoolErrors.
+#: Errors that signal a bug in rserpool, not a failure to tell as one line: no RSerPoolErrors.
 BUGS = {"SessionStateError"}
 
 
@@ -86,7 +86,7 @@ def _error_classes() -> Iterator[type[BaseException]]:
 
 def test_every_error_rserpool_defines_is_an_rserpool_error_in_its_branch() -> None:
     found = {cls.__name__: cls for cls in _error_classes()}
-    for name in BUGS:
+    for name in BUGS & found.keys():
         assert not issubclass(found.pop(name), RSerPoolError), name
     assert found.keys() == EXPECTED.keys() | {"RSerPoolError", *(b.__name__ for b in BRANCHES)}
     for name, branch in EXPECTED.items():
