@@ -34,12 +34,15 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
+from ipaddress import IPv4Address
 
 from rserpool.handlespace import PoolHandlespace
+from rserpool.wire import SctpTransport
 from rserpool.wire.constants import FULL_LOAD, ParamType, PolicyType
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
-TRANSPORT = object()  # stands in for the codec's transport parameter object
+TRANSPORT = SctpTransport(7000, (IPv4Address("10.0.0.1"),))  # the same for every PE
 RR = PoolMemberSelectionPolicy(PolicyType.ROUND_ROBIN)
 LIFE = 90_000
 
@@ -89,26 +92,28 @@ def bench_size(n: int, pools: int, samples: int, rng: random.Random) -> dict[str
         out: dict[str, float] = {"bytes/PE": per_pe}
         new_ids = [n + 1 + i for i in range(samples)]
         out["register"] = median_us(
-            [lambda i=i: register(hs, handles[i % pools], i, RR, now=1) for i in new_ids]
+            [partial(register, hs, handles[i % pools], i, RR, now=1) for i in new_ids]
         )
         out["deregister"] = median_us(
-            [lambda i=i: hs.deregister(handles[i % pools], i) for i in new_ids]
+            [partial(hs.deregister, handles[i % pools], i) for i in new_ids]
         )
         olds = rng.sample(range(1, n + 1), min(samples, n))
         out["re-register"] = median_us(
-            [lambda i=i: register(hs, handles[i % pools], i, RR, now=2) for i in olds]
+            [partial(register, hs, handles[i % pools], i, RR, now=2) for i in olds]
         )
         picks = [handles[rng.randrange(pools)] for _ in range(samples)]
-        out["select 1"] = median_us([lambda h=h: hs.select(h, 1) for h in picks])
-        out["select 3"] = median_us([lambda h=h: hs.select(h, 3) for h in picks])
+        out["select 1"] = median_us([partial(hs.select, h, 1) for h in picks])
+        out["select 3"] = median_us([partial(hs.select, h, 3) for h in picks])
         # expire: `samples` PEs due at 10, 11, 12, ... ms; each call removes exactly one.
         due_ids = [n + 10 + samples + i for i in range(samples)]
         for k, i in enumerate(due_ids):
             register(hs, handles[i % pools], i, RR, now=0, life=10 + k)
         expired: list[int] = []
-        out["expire"] = median_us(
-            [lambda k=k: expired.append(len(hs.expire(10 + k))) for k in range(samples)]
-        )
+
+        def expire(k: int) -> None:
+            expired.append(len(hs.expire(10 + k)))
+
+        out["expire"] = median_us([partial(expire, k) for k in range(samples)])
         assert expired == [1] * samples, "expire() must remove exactly one PE per call"
         return out
     finally:
@@ -137,7 +142,7 @@ def bench_policies(n: int, samples: int, rng: random.Random) -> dict[str, float]
         gc.collect()
         gc.disable()
         try:
-            out[policy_type.name] = median_us([lambda hs=hs: hs.select(b"P", 3)] * samples)
+            out[policy_type.name] = median_us([partial(hs.select, b"P", 3)] * samples)
         finally:
             gc.enable()
     return out
