@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
+from typing import TypedDict
 
 from rserpool.wire import (
     AsapError,
@@ -54,7 +55,16 @@ PE = PoolElement(PE_ID, 0, 90000, USER, LU)
 HOMED_PE = PoolElement(PE_ID, PR_A, 90000, USER, LU, ASAP_TRANSPORT)
 SERVER = ServerInformation(PR_A, SctpTransport(9901, (IPv4Address("10.255.255.2"),)))
 ERROR = OperationError.of(Cause.UNKNOWN_POOL_HANDLE)
-ENRP_IDS = {"sender_id": PR_A, "receiver_id": PR_B}
+
+
+class EnrpIds(TypedDict):
+    """The two ids every ENRP message starts with, for ``**`` in a constructor call."""
+
+    sender_id: int
+    receiver_id: int
+
+
+ENRP_IDS: EnrpIds = {"sender_id": PR_A, "receiver_id": PR_B}
 
 SAMPLES: list[Message] = [
     Registration(pool_handle=HANDLE, pool_element=PE),

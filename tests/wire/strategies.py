@@ -26,6 +26,7 @@ from rserpool.wire import (
     HandleUpdate,
     InitTakeover,
     InitTakeoverAck,
+    IPAddress,
     ListRequest,
     ListResponse,
     Message,
@@ -53,7 +54,13 @@ from rserpool.wire.constants import POLICY_FIELDS, Cause, PolicyType
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
 ipv4 = st.ip_addresses(v=4)
-ipv6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None)  # mapped ones become v4
+
+
+def _not_v4_mapped(address: IPAddress) -> bool:  # mapped ones become v4
+    return not isinstance(address, ipaddress.IPv6Address) or address.ipv4_mapped is None
+
+
+ipv6: st.SearchStrategy[IPAddress] = st.ip_addresses(v=6).filter(_not_v4_mapped)
 address = st.one_of(ipv4, ipv6)
 pool_handles = st.binary(min_size=1, max_size=32)
 uses = st.sampled_from(TransportUse)

@@ -51,9 +51,10 @@ from tests.wire.samples import (
     SAMPLES,
     SERVER,
     USER,
+    EnrpIds,
 )
 
-IDS = {"sender_id": PR_A, "receiver_id": PR_B}
+IDS: EnrpIds = {"sender_id": PR_A, "receiver_id": PR_B}
 FOREVER = PoolElement(PE_ID, 0, 0xFFFFFFFF, USER, LU)
 NO_CAUSES = OperationError(())
 

@@ -159,7 +159,7 @@ def test_registration_summary() -> None:
 def test_every_policy_layout(policy_type: PolicyType) -> None:
     names = POLICY_FIELDS[policy_type]
     values = {name: 0x01020300 + i for i, name in enumerate(names)}
-    wire = encode_policy(PoolMemberSelectionPolicy(policy_type, **values))  # type: ignore[arg-type]
+    wire = encode_policy(PoolMemberSelectionPolicy(policy_type, **values))
     expected = (8 + 4 * len(names)).to_bytes(2, "big")
     expected = b"\x00\x08" + expected + int(policy_type).to_bytes(4, "big")
     expected += b"".join(v.to_bytes(4, "big") for v in values.values())
