@@ -33,7 +33,7 @@ def test_every_exported_name_is_the_defining_modules_object() -> None:
 
 def test_unknown_names_raise_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'open_pool_registrar'"):
-        _ = rserpool.open_pool_registrar  # type: ignore[attr-defined]
+        _ = rserpool.open_pool_registrar
 
 
 def test_version_is_the_installed_one() -> None:

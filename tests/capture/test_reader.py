@@ -54,7 +54,7 @@ def test_one_message_per_chunk_in_order_with_frame_time_and_addresses() -> None:
     assert [r.message for r in decoded.records] == SAMPLES
     assert [r.frame for r in decoded.records] == list(range(1, len(SAMPLES) + 1))
     first, second = decoded.records[:2]
-    assert (first.time, second.time) == (0.0, pytest.approx(0.01))
+    assert first.time == 0.0 and second.time == pytest.approx(0.01)
     assert (first.src, first.dst, first.transport) == ((A4, 40000), (B4, 3863), "sctp")
     assert first.where() == "sctp 192.0.2.1:40000 -> 192.0.2.2:3863"
     assert (first.protocol, first.type, first.chunks) == ("asap", 1, 1)

@@ -86,7 +86,6 @@ async def _in_a_nursery(exc: BaseException) -> int:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(fail)
         await trio.sleep_forever()
-    return 0
 
 
 def test_no_sctp_inside_an_exception_group_is_one_line(
@@ -146,7 +145,6 @@ def test_sigterm_ends_main_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
     async def main(_args: argparse.Namespace) -> int:
         os.kill(os.getpid(), signal.SIGTERM)
         await trio.sleep_forever()
-        return 5  # never reached
 
     assert run(args(), main) == 0
     assert capsys.readouterr().out == "signal SIGTERM: shutting down\n"

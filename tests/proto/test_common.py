@@ -139,4 +139,4 @@ def test_every_core_keeps_the_one_contract() -> None:
     for core in (registrar, pe, pu):
         core.handle_timers(0)
         assert isinstance(core.outgoing(), list) and isinstance(core.events(), list)
-        assert core.next_deadline() is None or core.next_deadline() >= 0
+        assert (deadline := core.next_deadline()) is None or deadline >= 0

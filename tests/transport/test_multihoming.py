@@ -97,9 +97,13 @@ async def test_every_path_down_ends_in_comm_lost(
         (artifacts / "comm_lost.json").write_text(json.dumps({"impl": pair.kind, "s": took}))
         print(f"{pair.kind}: COMM_LOST {took:.2f} s after both paths went down")
         assert lost.assoc_id == client_id
-        with trio.move_on_after(1):  # the kernel reports unsent data after COMM_LOST
+
+        async def drain() -> None:
             while True:
                 events.append(await client.receive())
+
+        with trio.move_on_after(1):  # the kernel reports unsent data after COMM_LOST
+            await drain()
         failed = [e for e in events if isinstance(e, SendFailed)]
         assert [f.data for f in failed] == [b"never arrives"], events
         # 5 timeouts (max_retrans 4) of 0.1..0.5 s RTO with backoff: about 1.7 s
