@@ -244,7 +244,7 @@ async def test_bad_input_from_a_pool_element(clock: trio.testing.MockClock) -> N
                 await pe.wait_registered()
                 async with pu.session("EchoPool") as session:
                     await session.send(b"hello")
-                    items = []
+                    items: list[object] = []
                     while not items or not isinstance(items[-1], DataReceived):
                         items.append(await session.receive())
                     assert [type(i) for i in items][-2:] == [CookieReceived, DataReceived]

@@ -295,7 +295,7 @@ def test_handle_resolution_rate_limit(sim: Sim) -> None:
     answers = []
     for _ in range(5):  # 5 within 40 ms: 5/0.04 s = 125/s > 10/s
         pu.send("PR1", HandleResolution(pool_handle=b"P", items=1))
-        answers.append(pu.last())
+        answers.append(pu.received(HandleResolutionResponse)[-1])
         sim.run(10)
     assert answers[0].error is None  # one timestamp: no rate yet
     assert all(
@@ -305,10 +305,10 @@ def test_handle_resolution_rate_limit(sim: Sim) -> None:
     sim.run(3000)  # the 16-entry window now spans > 1.6 s
     for _ in range(2):
         pu.send("PR1", HandleResolution(pool_handle=b"P", items=1))
-    assert pu.last().error is None
+    assert pu.received(HandleResolutionResponse)[-1].error is None
     other = sim.fake("PU2", "10.2.0.2")  # per PU
     other.send("PR1", HandleResolution(pool_handle=b"P", items=1))
-    assert other.last().error is None
+    assert other.received(HandleResolutionResponse)[-1].error is None
 
 
 # ------------------------------------------------------------------------ keep-alive
