@@ -32,17 +32,18 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass, field, replace
-from typing import Protocol, runtime_checkable
+from dataclasses import replace
 
 import trio
 from trio_typing import TaskStatus
 
 from rserpool.drivers._clock import CoreClock
-from rserpool.drivers.associations import AssociationTable, parse_ip, transport_of
+from rserpool.drivers._loop import EventStream, flush
+from rserpool.drivers.associations import parse_ip, transport_of
+from rserpool.drivers.registrar_sockets import Socket, advertised, close
+from rserpool.drivers.registrar_stats import RegistrarStatistics, statistics_document
 from rserpool.presentation.eventlog import event_level, event_text, refusal_text
 from rserpool.proto.common import (
     Abort,
@@ -55,15 +56,10 @@ from rserpool.proto.common import (
     TransportAddress,
 )
 from rserpool.proto.registrar import (
-    HandleResolved,
-    PoolElementRegistered,
-    PoolElementRemoved,
-    RateLimited,
     RegistrarConfig,
     RegistrarCore,
     RegistrationRefused,
 )
-from rserpool.scope import AddressScope, address_scope
 from rserpool.transport import (
     ASAP_ANNOUNCE_GROUP,
     ENDING_EVENTS,
@@ -81,80 +77,11 @@ from rserpool.transport import (
     TransportError,
     UdpSocket,
 )
-from rserpool.wire import AsapType, EnrpType
-from rserpool.wire.text import cause_text, ident
+from rserpool.wire.text import ident
 
 log = logging.getLogger("rserpool.registrar")
 
 BATCH = 64  # inputs fed to the core between two flushes (and two checkpoints), at most
-
-
-@runtime_checkable
-class _Immediate(Protocol):
-    """The optional non-checkpointing calls of an endpoint (``KernelEndpoint`` has them)."""
-
-    def receive_nowait(self) -> Received | None: ...
-
-    def send_nowait(self, assoc_id: int, data: bytes, ppid: int) -> bool: ...
-
-
-def _per_type() -> dict[str, list[int]]:
-    return {"ASAP": [0] * 256, "ENRP": [0] * 256}
-
-
-@dataclass
-class RegistrarStatistics:
-    """Counters for tests and the curious (``Registrar.statistics``); plain ints and counters,
-    incremented in the driver loop. :meth:`Registrar.statistics_document` presents them."""
-
-    received: Counter[str] = field(default_factory=Counter)  # "ASAP", "ENRP", "ENRP multicast"
-    sent: Counter[str] = field(default_factory=Counter)  # "ASAP", "ENRP"
-    #: SCTP messages by message type byte (index), per protocol ("ASAP", "ENRP")
-    received_types: dict[str, list[int]] = field(default_factory=_per_type)
-    sent_types: dict[str, list[int]] = field(default_factory=_per_type)
-    registrations_new: int = 0  # PoolElementRegistered with created=True
-    refused: Counter[int] = field(default_factory=Counter)  # Registration refusals by cause
-    removed: Counter[str] = field(default_factory=Counter)  # home and learned PEs, by reason
-    resolutions_failed: int = 0  # Handle Resolutions answered with an Operation Error
-    rate_limited: Counter[str] = field(default_factory=Counter)  # by request name
-    multicasts: Counter[str] = field(default_factory=Counter)  # announces/Presences sent
-    multicast_failures: int = 0
-    connects: int = 0  # associations we started for Send(to=...)
-    sends_dropped: int = 0  # the association was gone or the send failed
-    aborts: int = 0
-    associations_up: Counter[str] = field(default_factory=Counter)
-    associations_lost: Counter[str] = field(default_factory=Counter)
-    events: Counter[str] = field(default_factory=Counter)  # by event class name
-    internal_errors: int = 0  # exceptions inside the core (a bug; logged with traceback)
-
-
-@dataclass
-class _Socket:
-    """One endpoint with the bookkeeping the driver keeps for it."""
-
-    kind: Endpoint
-    sctp: SctpEndpoint
-    table: AssociationTable = field(default_factory=AssociationTable)
-    immediate: _Immediate | None = None
-    received_types: list[int] = field(default_factory=lambda: [0] * 256)
-    sent_types: list[int] = field(default_factory=lambda: [0] * 256)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.sctp, _Immediate):
-            self.immediate = self.sctp
-
-
-def advertised(addresses: Sequence[Address], min_scope: AddressScope) -> tuple[IPAddress, ...]:
-    """The local addresses the registrar may put into a transport parameter."""
-    found: list[IPAddress] = []
-    for host, _port in addresses:
-        ip = parse_ip(host)
-        if ip is None or ip in found:
-            continue
-        scope = address_scope(ip)
-        if scope >= min_scope and scope > AddressScope.UNSPECIFIED:
-            found.append(ip)
-    return tuple(found)
 
 
 class Registrar:
@@ -168,6 +95,7 @@ class Registrar:
         rng: random.Random | None = None,
         asap_announce_group: Address = ASAP_ANNOUNCE_GROUP,
         enrp_announce_group: Address = ENRP_ANNOUNCE_GROUP,
+        event_buffer: int = 256,
     ) -> None:
         self.host = host
         self.requested_config = config
@@ -176,9 +104,10 @@ class Registrar:
         self.enrp_announce_group = enrp_announce_group
         self.statistics = RegistrarStatistics()
         self._core: RegistrarCore | None = None
-        self._sockets: dict[Endpoint, _Socket] = {}
+        self._sockets: dict[Endpoint, Socket] = {}
         self._udp: dict[Endpoint, UdpSocket] = {}
         self._lock = trio.Lock()
+        self._stream = EventStream(event_buffer)
         self._clock = CoreClock()
         self._warned: set[Endpoint] = set()
         self._started = time.monotonic()
@@ -214,72 +143,18 @@ class Registrar:
 
     def statistics_document(self) -> dict[str, object]:
         """The statistics as a JSON-ready document (``rserpool registrar --stats-file``)."""
-        stats, core = self.statistics, self.core
-        handlespace = core.handlespace
-        events = stats.events
-        registered = events["PoolElementRegistered"]
-        resolved = events["HandleResolved"]
+        return statistics_document(self.statistics, self.core, time.monotonic() - self._started)
 
-        def by_type(counts: list[int], names: type[AsapType] | type[EnrpType]) -> dict[str, int]:
-            found: dict[str, int] = {}
-            for code, count in enumerate(counts):
-                if count:
-                    try:
-                        name = names(code).name
-                    except ValueError:
-                        name = f"type {code:#04x}"
-                    found[name] = count
-            return found
+    @property
+    def events(self) -> trio.MemoryReceiveChannel[Event]:
+        """The core's events, as the PE and PU drivers offer theirs: a bounded channel that
+        fills from the first time this is read (events that find it full are counted in
+        ``events_dropped``; the registrar never waits for a reader)."""
+        return self._stream.events
 
-        return {
-            "registrar_id": ident(self.server_id),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "uptime_s": round(time.monotonic() - self._started, 3),
-            "handlespace": {
-                "pools": sum(1 for _ in handlespace.pools()),
-                "pool_elements": len(handlespace),
-                "home_pool_elements": handlespace.owned_count(self.server_id),
-                "ownership_checksum": f"{handlespace.ownership_checksum(self.server_id):#06x}",
-            },
-            "peers": len(core.peers()),
-            "asap": {
-                "received": by_type(stats.received_types["ASAP"], AsapType),
-                "sent": by_type(stats.sent_types["ASAP"], AsapType),
-            },
-            "enrp": {
-                "received": by_type(stats.received_types["ENRP"], EnrpType),
-                "sent": by_type(stats.sent_types["ENRP"], EnrpType),
-                "multicast_presences_received": stats.received["ENRP multicast"],
-            },
-            "announces_sent": dict(stats.multicasts),
-            "registrations": {
-                "accepted": registered,
-                "new": stats.registrations_new,
-                "re_registrations": registered - stats.registrations_new,
-                "refused": sum(stats.refused.values()),
-                "refused_by_cause": {cause_text(c): n for c, n in sorted(stats.refused.items())},
-            },
-            "pool_elements_removed": dict(stats.removed),
-            "handle_resolutions": {
-                "answered": resolved - stats.resolutions_failed,
-                "unknown_pool_handle": stats.resolutions_failed,
-            },
-            "rate_limited": dict(stats.rate_limited),
-            "takeovers": {
-                "started": events["TakeoverStarted"],
-                "completed": events["TakeoverCompleted"],
-                "aborted": events["TakeoverAborted"],
-            },
-            "associations": {
-                "up": dict(stats.associations_up),
-                "lost": dict(stats.associations_lost),
-                "aborted": stats.aborts,
-                "started_by_us": stats.connects,
-            },
-            "messages_not_sent": stats.sends_dropped,
-            "multicast_failures": stats.multicast_failures,
-            "internal_errors": stats.internal_errors,
-        }
+    @property
+    def events_dropped(self) -> int:
+        return self._stream.dropped
 
     # ------------------------------------------------------------------ running
 
@@ -287,22 +162,22 @@ class Registrar:
         config = self.requested_config
         async with AsyncExitStack() as stack:
             asap = await self._endpoint(config.asap_addresses, config.asap_port)
-            stack.push_async_callback(_close, asap)
+            stack.push_async_callback(close, asap)
             enrp = await self._endpoint(config.enrp_addresses, config.enrp_port)
-            stack.push_async_callback(_close, enrp)
+            stack.push_async_callback(close, enrp)
             types = self.statistics.received_types, self.statistics.sent_types
             self._sockets = {
-                kind: _Socket(kind, sctp, received_types=types[0][kind.value],
+                kind: Socket(kind, sctp, received_types=types[0][kind.value],
                               sent_types=types[1][kind.value])
                 for kind, sctp in ((Endpoint.ASAP, asap), (Endpoint.ENRP, enrp))
             }  # fmt: skip
             if config.asap_announce:  # the announce leaves from the ASAP port (RSPLIB)
                 self._udp[Endpoint.ASAP] = await self.host.udp_socket(asap.port)
-                stack.push_async_callback(_close, self._udp[Endpoint.ASAP])
+                stack.push_async_callback(close, self._udp[Endpoint.ASAP])
             if config.enrp_announce:
                 group, port = self.enrp_announce_group
                 self._udp[Endpoint.ENRP] = await self.host.udp_socket(port, group=group)
-                stack.push_async_callback(_close, self._udp[Endpoint.ENRP])
+                stack.push_async_callback(close, self._udp[Endpoint.ENRP])
             effective = replace(
                 config,
                 asap_addresses=advertised(asap.local_addresses(), config.min_address_scope),
@@ -333,7 +208,7 @@ class Registrar:
 
     # ------------------------------------------------------------------ input
 
-    async def _sctp_loop(self, sock: _Socket) -> None:
+    async def _sctp_loop(self, sock: Socket) -> None:
         immediate = sock.immediate
         while True:
             try:
@@ -352,7 +227,7 @@ class Registrar:
                     self._input(sock, queued)
             await self._flush()
 
-    def _input(self, sock: _Socket, item: Received) -> None:
+    def _input(self, sock: Socket, item: Received) -> None:
         """Feed one received item to the core (or to the association table)."""
         kind, table = sock.kind, sock.table
         now = self._clock.now()
@@ -407,7 +282,7 @@ class Registrar:
             self.statistics.internal_errors += 1
             log.exception("registrar core failed on input")
 
-    def _peer_of(self, sock: _Socket, message: SctpMessage) -> TransportAddress:
+    def _peer_of(self, sock: Socket, message: SctpMessage) -> TransportAddress:
         peer = sock.table.peer(message.assoc_id)
         if peer is None or sock.table.is_starting(message.assoc_id):
             peer = self._refresh_peer(sock, message.assoc_id)
@@ -415,7 +290,7 @@ class Registrar:
             peer = transport_of([message.source])
         return peer or TransportAddress((), 0)
 
-    def _refresh_peer(self, sock: _Socket, assoc_id: int) -> TransportAddress | None:
+    def _refresh_peer(self, sock: Socket, assoc_id: int) -> TransportAddress | None:
         try:
             peer = transport_of(sock.sctp.peer_addresses(assoc_id))
         except (OSError, TransportError):
@@ -427,40 +302,14 @@ class Registrar:
     # ------------------------------------------------------------------ output
 
     async def _flush(self) -> None:
-        lock = self._lock
-        try:
-            lock.acquire_nowait()  # no checkpoint when nobody else is flushing
-        except trio.WouldBlock:
-            await lock.acquire()
-        try:
-            while True:
-                for event in self.core.events():
-                    self._count(event)
-                    level = event_level(event)
-                    if log.isEnabledFor(level):  # render only what is written
-                        log.log(level, "%s", self._event_text(event))
-                actions = self.core.outgoing()
-                if not actions:
-                    break
-                for action in actions:
-                    await self._perform(action)
-        finally:
-            lock.release()
-        self._clock.deadline_changed(self.core.next_deadline())
+        await flush(self.core, self._lock, self._clock, self._on_event, self._perform)
 
-    def _count(self, event: Event) -> None:
-        stats = self.statistics
-        stats.events[type(event).__name__] += 1
-        if isinstance(event, PoolElementRegistered):
-            stats.registrations_new += event.created
-        elif isinstance(event, HandleResolved):
-            stats.resolutions_failed += event.cause is not None
-        elif isinstance(event, PoolElementRemoved):
-            stats.removed[event.reason.value] += 1
-        elif isinstance(event, RegistrationRefused):
-            stats.refused[event.cause] += 1
-        elif isinstance(event, RateLimited):
-            stats.rate_limited[event.message] += 1
+    def _on_event(self, event: Event) -> None:
+        self.statistics.count(event)
+        level = event_level(event)
+        if log.isEnabledFor(level):  # render only what is written
+            log.log(level, "%s", self._event_text(event))
+        self._stream.publish(event)
 
     def _event_text(self, event: Event) -> str:
         if isinstance(event, RegistrationRefused):
@@ -525,11 +374,6 @@ class Registrar:
             self._warned.add(multicast.endpoint)
             log.log(level, "sending %s to %s:%d failed: %s", multicast.message.summary(),
                     *group, exc)  # fmt: skip
-
-
-async def _close(sock: SctpEndpoint | UdpSocket) -> None:
-    with trio.CancelScope(shield=True), suppress(TransportError, OSError):
-        await sock.aclose()
 
 
 async def serve_registrar(

@@ -10,6 +10,8 @@ resolutions, ignored messages) logs at DEBUG, bad input and rate limiting at WAR
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from rserpool.proto.common import Event, TransportAddress
 from rserpool.proto.registrar import (
@@ -19,14 +21,10 @@ from rserpool.proto.registrar import (
     HandleResolved,
     MessageIgnored,
     MessageRejected,
-    PeerAdded,
-    PeerLost,
     PoolElementLearned,
     PoolElementRegistered,
-    PoolElementRemoved,
     RateLimited,
     RegistrationRefused,
-    TakeoverCompleted,
 )
 from rserpool.scope import AddressScope, address_scope
 from rserpool.wire.constants import Cause
@@ -55,38 +53,7 @@ REFUSALS: dict[int, str] = {
 
 
 def event_text(event: Event) -> str:
-    """One log line for ``event``."""
-    if isinstance(event, PoolElementRegistered):
-        what = "Registration" if event.created else "Re-registration"
-        return (
-            f"{what} of PE {ident(event.pe_id)} in {handle_text(event.pool_handle)} accepted "
-            f"(ASAP assoc {event.assoc_id})"
-        )
-    if isinstance(event, RegistrationRefused):
-        return (
-            f"Registration of PE {ident(event.pe_id)} in {handle_text(event.pool_handle)} "
-            f"rejected: {cause_text(event.cause)}"
-        )
-    if isinstance(event, PoolElementLearned):
-        what = "learned" if event.created else "updated"
-        return (
-            f"PE {ident(event.pe_id)} in {handle_text(event.pool_handle)} {what} from peer "
-            f"{ident(event.peer_id)} (home registrar {ident(event.home_registrar_id)})"
-        )
-    if isinstance(event, PoolElementRemoved):
-        return (
-            f"PE {ident(event.pe_id)} in {handle_text(event.pool_handle)} (home "
-            f"{ident(event.home_registrar_id)}) removed: {event.reason.value}"
-        )
-    if isinstance(event, PeerAdded):
-        return f"Peer registrar {ident(event.server_id)} added at {event.transport}"
-    if isinstance(event, PeerLost):
-        return f"Peer registrar {ident(event.server_id)} removed: {event.reason.value}"
-    if isinstance(event, TakeoverCompleted):
-        return (
-            f"Takeover of registrar {ident(event.target_id)} completed: registrar "
-            f"{ident(event.new_home_id)} is the new home of {event.pe_count} PE(s)"
-        )
+    """One log line for ``event``: its ``str``, the one rendering each event has."""
     return str(event)
 
 
@@ -117,12 +84,25 @@ def refusal_text(
     return text
 
 
+def _routine_unless_new(event: PoolElementRegistered | PoolElementLearned) -> int:
+    """Re-registrations and updates come for every PE every 30 s or so: DEBUG."""
+    return logging.INFO if event.created else logging.DEBUG
+
+
+#: The log level per event type (INFO for every type not named), or how to choose it.
+LEVELS: dict[type[Event], int | Callable[[Any], int]] = {
+    HandleResolved: logging.DEBUG,
+    MessageIgnored: logging.DEBUG,
+    PoolElementRegistered: _routine_unless_new,
+    PoolElementLearned: _routine_unless_new,
+    MessageRejected: logging.WARNING,
+    RateLimited: logging.WARNING,
+    ErrorReceived: logging.WARNING,
+    AssociationAborted: logging.WARNING,
+    EndpointUnreachableReported: logging.WARNING,
+}
+
+
 def event_level(event: Event) -> int:
-    if isinstance(event, HandleResolved | MessageIgnored):
-        return logging.DEBUG
-    if isinstance(event, PoolElementRegistered | PoolElementLearned) and not event.created:
-        return logging.DEBUG  # re-registrations and updates: every PE every 30 s or so
-    warnings = (MessageRejected, RateLimited, ErrorReceived, AssociationAborted)
-    if isinstance(event, (*warnings, EndpointUnreachableReported)):
-        return logging.WARNING
-    return logging.INFO
+    level = LEVELS.get(type(event), logging.INFO)
+    return level if isinstance(level, int) else level(event)

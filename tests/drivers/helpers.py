@@ -10,10 +10,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import trio
 
-from rserpool.proto.common import IPAddress
+from rserpool.proto.common import Event, IPAddress
 from rserpool.transport import (
     Address,
     CantStartAssociation,
@@ -38,6 +39,8 @@ from rserpool.wire import (
 )
 
 POOL = b"EchoPool"
+
+E = TypeVar("E", bound=Event)
 
 
 def ips(*texts: str) -> tuple[IPAddress, ...]:
@@ -121,3 +124,13 @@ async def wait_until(condition: Callable[[], object], step: float = 0.05) -> Non
     """Poll a registrar's state (it has no change notifications) in virtual time."""
     while not condition():  # noqa: ASYNC110
         await trio.sleep(step)
+
+
+async def next_event(
+    events: trio.MemoryReceiveChannel[Event], kind: type[E], **fields: object
+) -> E:
+    """The next event of ``kind`` (with these field values) from a driver's event stream."""
+    async for event in events:
+        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
+            return event
+    raise AssertionError(f"the event stream ended before a {kind.__name__}")

@@ -11,7 +11,7 @@ import trio.testing
 
 from rserpool.drivers.registrar import Registrar, serve_registrar
 from rserpool.proto.common import Endpoint
-from rserpool.proto.registrar import RegistrarConfig
+from rserpool.proto.registrar import PoolElementRemoved, RegistrarConfig, RemovalReason
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, TUNED, MemoryNetwork
 from rserpool.wire import (
     PPID,
@@ -22,7 +22,7 @@ from rserpool.wire import (
     ServerAnnounce,
     decode_message_untrusted,
 )
-from tests.drivers.helpers import POOL, AsapClient, ips, registration, wait_until
+from tests.drivers.helpers import POOL, AsapClient, ips, next_event, registration
 
 PR_ADDRESSES = ["198.51.100.1", "203.0.113.1"]
 
@@ -100,7 +100,9 @@ async def test_keep_alive_answered_keeps_the_pe_and_silence_removes_it(
 
             pe.auto_ack = False  # the PE hangs: the next keep-alive goes unanswered
             registered_at = trio.current_time()
-            await wait_until(lambda: registrar.core.handlespace.find(POOL, 0x2002) is None)
+            removed = await next_event(registrar.events, PoolElementRemoved, pe_id=0x2002)
+            assert removed.reason is RemovalReason.KEEP_ALIVE_TIMEOUT
+            assert registrar.core.handlespace.find(POOL, 0x2002) is None
             # at most one transmission interval plus the timeout (5 s + 5 s)
             assert trio.current_time() - registered_at <= 10.5
             assert registrar.statistics.events["PoolElementRemoved"] == 1
@@ -118,8 +120,11 @@ async def test_association_loss_removes_the_pe(clock: trio.testing.MockClock) ->
             await pe.send(registration(0x2003, ["198.51.100.2"]))
             await pe.expect(RegistrationResponse)
             assert registrar.associations(Endpoint.ASAP) == 1
+            events = registrar.events
             await pe.endpoint.abort(pe.assoc_id)
-            await wait_until(lambda: registrar.core.handlespace.find(POOL, 0x2003) is None)
+            removed = await next_event(events, PoolElementRemoved, pe_id=0x2003)
+            assert removed.reason is RemovalReason.ASSOCIATION_LOST
+            assert registrar.core.handlespace.find(POOL, 0x2003) is None
             assert registrar.associations(Endpoint.ASAP) == 0
             assert registrar.statistics.associations_lost["ASAP"] >= 1
             nursery.cancel_scope.cancel()

@@ -1,4 +1,9 @@
-"""What a registrar observed, in past tense and RFC terms (one log line each)."""
+"""What a registrar observed, in past tense and RFC terms.
+
+``str(event)`` is the event's one log line, the only rendering there is: identifiers as RSPLIB
+writes them (``$00002001``), so that a log of ours and one of ``rspregistrar`` read alike.
+:mod:`rserpool.presentation.eventlog` chooses the level of each.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass
 
 from rserpool.proto.common import AssocId, Endpoint, Event, TransportAddress
 from rserpool.proto.common import MessageIgnored as MessageIgnored  # shared with the PE/PU
-from rserpool.wire.text import handle_text
+from rserpool.wire.text import cause_text, handle_text, ident
 
 
 def _pe(handle: bytes, pe_id: int) -> str:
@@ -54,8 +59,11 @@ class PoolElementRegistered(Event):
     created: bool
 
     def __str__(self) -> str:
-        what = "registered" if self.created else "re-registered"
-        return f"PE {_pe(self.pool_handle, self.pe_id)} {what} (assoc {self.assoc_id})"
+        what = "Registration" if self.created else "Re-registration"
+        return (
+            f"{what} of PE {ident(self.pe_id)} in {handle_text(self.pool_handle)} accepted "
+            f"(ASAP assoc {self.assoc_id})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +75,8 @@ class RegistrationRefused(Event):
 
     def __str__(self) -> str:
         return (
-            f"Registration of PE {_pe(self.pool_handle, self.pe_id)} rejected{_cause(self.cause)}"
+            f"Registration of PE {ident(self.pe_id)} in {handle_text(self.pool_handle)} "
+            f"rejected: {cause_text(self.cause)}"
         )
 
 
@@ -84,8 +93,8 @@ class PoolElementLearned(Event):
     def __str__(self) -> str:
         what = "learned" if self.created else "updated"
         return (
-            f"PE {_pe(self.pool_handle, self.pe_id)} {what} from peer {self.peer_id:#010x} "
-            f"(home {self.home_registrar_id:#010x})"
+            f"PE {ident(self.pe_id)} in {handle_text(self.pool_handle)} {what} from peer "
+            f"{ident(self.peer_id)} (home registrar {ident(self.home_registrar_id)})"
         )
 
 
@@ -97,7 +106,10 @@ class PoolElementRemoved(Event):
     reason: RemovalReason
 
     def __str__(self) -> str:
-        return f"PE {_pe(self.pool_handle, self.pe_id)} removed: {self.reason.value}"
+        return (
+            f"PE {ident(self.pe_id)} in {handle_text(self.pool_handle)} (home "
+            f"{ident(self.home_registrar_id)}) removed: {self.reason.value}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +185,7 @@ class PeerAdded(Event):
     transport: TransportAddress
 
     def __str__(self) -> str:
-        return f"peer {self.server_id:#010x} added at {self.transport}"
+        return f"Peer registrar {ident(self.server_id)} added at {self.transport}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +194,7 @@ class PeerLost(Event):
     reason: PeerLossReason
 
     def __str__(self) -> str:
-        return f"peer {self.server_id:#010x} removed: {self.reason.value}"
+        return f"Peer registrar {ident(self.server_id)} removed: {self.reason.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +273,10 @@ class TakeoverCompleted(Event):
     pe_count: int
 
     def __str__(self) -> str:
-        return f"{self.new_home_id:#010x} took over {self.pe_count} PE(s) of {self.target_id:#010x}"
+        return (
+            f"Takeover of registrar {ident(self.target_id)} completed: registrar "
+            f"{ident(self.new_home_id)} is the new home of {self.pe_count} PE(s)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
