@@ -17,7 +17,8 @@
     │   ├── AssociationGone        also a trio.BrokenResourceError
     │   ├── CannotConnect
     │   ├── SessionGone            (rserpool.drivers) also a trio.BrokenResourceError
-    │   └── HsdumpError            (rserpool.drivers.hsdump)
+    │   ├── HsdumpError            (rserpool.drivers.hsdump)
+    │   └── SctpDecodeError, SctpEncodeError, SctpUsageError   (rserpool.sctp, user-space SCTP)
     ├── UsageError         (rserpool.cli) a bad option or argument value (exit status 2)
     └── CommandError       (rserpool.cli) a subcommand failed at run time (exit status 1)
 

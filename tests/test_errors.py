@@ -59,13 +59,16 @@ EXPECTED: dict[str, type[RSerPoolError]] = {
     "CannotConnect": TransportError,
     "SessionGone": TransportError,
     "HsdumpError": TransportError,
+    "SctpDecodeError": TransportError,
+    "SctpEncodeError": TransportError,
+    "SctpUsageError": TransportError,
     "UsageError": UsageError,
     "CommandError": RSerPoolError,
 }
 
 
 #: Errors that signal a bug in rserpool, not a failure to tell as one line: no RSerPoolErrors.
-BUGS = {"SessionStateError"}
+BUGS = {"SessionStateError", "StateTableViolation"}
 
 
 def _error_classes() -> Iterator[type[BaseException]]:

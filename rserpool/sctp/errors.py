@@ -4,8 +4,10 @@ association's state does not allow."""
 
 from __future__ import annotations
 
+from rserpool.errors import TransportError
 
-class SctpDecodeError(Exception):
+
+class SctpDecodeError(TransportError):
     """Untrusted bytes are not a well-formed SCTP packet; the only exception the decoder raises.
 
     ``offset`` is where in the packet the problem was found. The receiver discards the packet
@@ -18,9 +20,9 @@ class SctpDecodeError(Exception):
         self.offset = offset
 
 
-class SctpEncodeError(ValueError):
+class SctpEncodeError(TransportError, ValueError):
     """A chunk or parameter object holds a value that does not fit its wire field."""
 
 
-class SctpUsageError(RuntimeError):
+class SctpUsageError(TransportError, RuntimeError):
     """A user primitive (send, shutdown, ...) that the association cannot take in its state."""
