@@ -1,17 +1,20 @@
 """RFC 5354 parameters: frozen value classes, their encoders, and decoders for untrusted TLVs.
 
+The transport parameters and addresses are in :mod:`rserpool.wire.transports` (names re-exported
+here); this module has the rest: policy, pool handle, pool element, server information, ids,
+checksum, cookie and Operation Error.
+
 Encoders return whole padded TLVs. A TLV that nests others counts their padding in its
 length, as RSPLIB does; only a leaf's own trailing padding is left out of its length.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from rserpool.wire.buffer import PADDING, U16, U16_U16, U16_U16_U32, U32, U32_U32_U32, pad4, tlv
+from rserpool.wire.buffer import PADDING, U16, U16_U16, U32, U32_U32_U32, pad4, tlv
 from rserpool.wire.constants import (
     MAX_ADDRESSES_PER_TRANSPORT,
     MAX_POOL_HANDLE_SIZE,
@@ -19,24 +22,30 @@ from rserpool.wire.constants import (
     Cause,
     ParamType,
     PolicyType,
-    TransportUse,
 )
 from rserpool.wire.errors import EncodeError
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 from rserpool.wire.tlv import Scanner, Tlv, UnknownParameter, join_tlvs, split_tlvs, types
-
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-ADDRESS_TYPES = types(ParamType.IPV4_ADDRESS, ParamType.IPV6_ADDRESS)
-TRANSPORT_TYPES = types(
-    ParamType.SCTP_TRANSPORT,
-    ParamType.TCP_TRANSPORT,
-    ParamType.UDP_TRANSPORT,
-    ParamType.UDP_LITE_TRANSPORT,
-    ParamType.DCCP_TRANSPORT,
-    ParamType.OPAQUE_TRANSPORT,
+from rserpool.wire.transports import (
+    ADDRESS_TYPES,
+    SCTP_TYPE,
+    TRANSPORT_TYPES,
+    AddressTransport,
+    DccpTransport,
+    IPAddress,
+    OpaqueTransport,
+    SctpTransport,
+    TcpTransport,
+    Transport,
+    UdpLiteTransport,
+    UdpTransport,
+    decode_address,
+    decode_sctp_transport,
+    decode_transport,
+    encode_address,
+    normalize_address,
 )
-SCTP_TYPE = types(ParamType.SCTP_TRANSPORT)
+
 POLICY_TYPE = types(ParamType.POOL_MEMBER_SELECTION_POLICY)
 POOL_HANDLE_TYPE = types(ParamType.POOL_HANDLE)
 POOL_ELEMENT_TYPE = types(ParamType.POOL_ELEMENT)
@@ -47,193 +56,8 @@ PE_IDENTIFIER_TYPE = types(ParamType.PE_IDENTIFIER)
 PE_CHECKSUM_TYPE = types(ParamType.PE_CHECKSUM)
 HR_OPTION_TYPE = types(ParamType.HANDLE_RESOLUTION_OPTION)
 
-_V4_HEADER = U16_U16.pack(ParamType.IPV4_ADDRESS, 8)
-_V6_HEADER = U16_U16.pack(ParamType.IPV6_ADDRESS, 20)
 _UINTS = [struct.Struct(f"!{n}I") for n in range(8)]
 _POLICY_BY_CODE = {int(p): p for p in PolicyType}
-
-
-def normalize_address(address: IPAddress) -> IPAddress:
-    """IPv4-mapped IPv6 addresses become IPv4 (RSPLIB always sends them as IPv4)."""
-    if address.version == 6:
-        mapped = address.ipv4_mapped
-        if mapped is not None:
-            return mapped
-    return address
-
-
-def _norm_all(addresses: tuple[IPAddress, ...]) -> tuple[IPAddress, ...]:
-    return tuple(normalize_address(a) for a in addresses)
-
-
-def encode_address(address: IPAddress) -> bytes:
-    if address.version == 4:
-        return _V4_HEADER + address.packed
-    mapped = address.ipv4_mapped
-    if mapped is not None:
-        return _V4_HEADER + mapped.packed
-    return _V6_HEADER + address.packed
-
-
-def decode_address(t: Tlv) -> IPAddress:
-    start = t.start + 4
-    if t.type == ParamType.IPV4_ADDRESS:
-        if t.value_length != 4:
-            raise t.invalid("IPv4 address must have 4 bytes")
-        return ipaddress.IPv4Address(t.data[start : start + 4])
-    if t.value_length != 16:
-        raise t.invalid("IPv6 address must have 16 bytes")
-    return normalize_address(ipaddress.IPv6Address(t.data[start : start + 16]))
-
-
-@dataclass(frozen=True, slots=True)
-class SctpTransport:
-    """SCTP Transport (RFC 5354 §3.4): port, transport use, 1..64 addresses."""
-
-    port: int
-    addresses: tuple[IPAddress, ...]
-    transport_use: TransportUse = TransportUse.DATA_ONLY
-    extensions: tuple[UnknownParameter, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "addresses", _norm_all(self.addresses))
-
-    def encode(self) -> bytes:
-        head = U16_U16.pack(self.port, self.transport_use)
-        return tlv(ParamType.SCTP_TRANSPORT, head + _addr_block(self))
-
-
-@dataclass(frozen=True, slots=True)
-class TcpTransport:
-    """TCP Transport (RFC 5354 §3.5); RSPLIB puts a transport use where the RFC reserves."""
-
-    port: int
-    addresses: tuple[IPAddress, ...]
-    transport_use: TransportUse = TransportUse.DATA_ONLY
-    extensions: tuple[UnknownParameter, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "addresses", _norm_all(self.addresses))
-
-    def encode(self) -> bytes:
-        head = U16_U16.pack(self.port, self.transport_use)
-        return tlv(ParamType.TCP_TRANSPORT, head + _addr_block(self))
-
-
-@dataclass(frozen=True, slots=True)
-class UdpTransport:
-    """UDP Transport (RFC 5354 §3.6): port, reserved, address."""
-
-    port: int
-    addresses: tuple[IPAddress, ...]
-    extensions: tuple[UnknownParameter, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "addresses", _norm_all(self.addresses))
-
-    def encode(self) -> bytes:
-        head = U16_U16.pack(self.port, 0)
-        return tlv(ParamType.UDP_TRANSPORT, head + _addr_block(self))
-
-
-@dataclass(frozen=True, slots=True)
-class UdpLiteTransport:
-    """UDP-Lite Transport (RFC 5354 §3.7): port, reserved, address."""
-
-    port: int
-    addresses: tuple[IPAddress, ...]
-    extensions: tuple[UnknownParameter, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "addresses", _norm_all(self.addresses))
-
-    def encode(self) -> bytes:
-        head = U16_U16.pack(self.port, 0)
-        return tlv(ParamType.UDP_LITE_TRANSPORT, head + _addr_block(self))
-
-
-@dataclass(frozen=True, slots=True)
-class DccpTransport:
-    """DCCP Transport (RFC 5354 §3.3): port, reserved, service code, address."""
-
-    port: int
-    service_code: int
-    addresses: tuple[IPAddress, ...]
-    extensions: tuple[UnknownParameter, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "addresses", _norm_all(self.addresses))
-
-    def encode(self) -> bytes:
-        head = U16_U16_U32.pack(self.port, 0, self.service_code)
-        return tlv(ParamType.DCCP_TRANSPORT, head + _addr_block(self))
-
-
-@dataclass(frozen=True, slots=True)
-class OpaqueTransport:
-    """Opaque Transport (RFC 5354 §3.16): an arbitrary byte string."""
-
-    data: bytes
-
-    def encode(self) -> bytes:
-        return tlv(ParamType.OPAQUE_TRANSPORT, self.data)
-
-
-AddressTransport: TypeAlias = (
-    SctpTransport | TcpTransport | UdpTransport | UdpLiteTransport | DccpTransport
-)
-Transport: TypeAlias = AddressTransport | OpaqueTransport
-
-
-def _addr_block(t: AddressTransport) -> bytes:
-    if not 1 <= len(t.addresses) <= MAX_ADDRESSES_PER_TRANSPORT:
-        raise EncodeError(f"a transport needs 1..{MAX_ADDRESSES_PER_TRANSPORT} addresses")
-    return join_tlvs([encode_address(a) for a in t.addresses], t.extensions)
-
-
-def _decode_addresses(
-    t: Tlv, head: int
-) -> tuple[tuple[IPAddress, ...], tuple[UnknownParameter, ...]]:
-    start = t.start + 4 + head
-    if start > t.end:
-        raise t.invalid("transport parameter too short")
-    scan = Scanner(split_tlvs(t.data, start, t.end), t.end)
-    found = scan.repeat(ADDRESS_TYPES)
-    extensions = scan.finish()
-    if not 1 <= len(found) <= MAX_ADDRESSES_PER_TRANSPORT:
-        raise t.invalid(f"{len(found)} addresses; 1..{MAX_ADDRESSES_PER_TRANSPORT} allowed")
-    return tuple(decode_address(a) for a in found), extensions
-
-
-def _transport_use(t: Tlv, value: int) -> TransportUse:
-    if value > 1:
-        raise t.invalid(f"transport use {value:#06x}")
-    return TransportUse(value)
-
-
-def decode_transport(t: Tlv) -> Transport:
-    data, at = t.data, t.start + 4
-    if t.type == ParamType.OPAQUE_TRANSPORT:
-        return OpaqueTransport(t.value)
-    head = 8 if t.type == ParamType.DCCP_TRANSPORT else 4
-    addresses, ext = _decode_addresses(t, head)
-    port, use = U16_U16.unpack_from(data, at)
-    if t.type == ParamType.SCTP_TRANSPORT:
-        return SctpTransport(port, addresses, _transport_use(t, use), ext)
-    if t.type == ParamType.TCP_TRANSPORT:
-        return TcpTransport(port, addresses, _transport_use(t, use), ext)
-    if t.type == ParamType.UDP_TRANSPORT:
-        return UdpTransport(port, addresses, ext)
-    if t.type == ParamType.UDP_LITE_TRANSPORT:
-        return UdpLiteTransport(port, addresses, ext)
-    (service_code,) = U32.unpack_from(data, at + 4)
-    return DccpTransport(port, service_code, addresses, ext)
-
-
-def decode_sctp_transport(t: Tlv) -> SctpTransport:
-    transport = decode_transport(t)
-    assert isinstance(transport, SctpTransport)  # the scanner only let SCTP through
-    return transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,3 +285,54 @@ def decode_operation_error(t: Tlv) -> OperationError:
         causes.append(ErrorCause(cause_of(code), data[pos + 4 : pos + length]))
         pos += length + pad4(length)
     return OperationError(tuple(causes))
+
+
+__all__ = [  # with the transport names of rserpool.wire.transports, re-exported
+    "ADDRESS_TYPES",
+    "COOKIE_TYPE",
+    "HR_OPTION_TYPE",
+    "OPERATION_ERROR_TYPE",
+    "PE_CHECKSUM_TYPE",
+    "PE_IDENTIFIER_TYPE",
+    "POLICY_TYPE",
+    "POOL_ELEMENT_TYPE",
+    "POOL_HANDLE_TYPE",
+    "SCTP_TYPE",
+    "SERVER_INFORMATION_TYPE",
+    "TRANSPORT_TYPES",
+    "AddressTransport",
+    "DccpTransport",
+    "ErrorCause",
+    "IPAddress",
+    "OpaqueTransport",
+    "OperationError",
+    "Policy",
+    "PoolElement",
+    "SctpTransport",
+    "ServerInformation",
+    "TcpTransport",
+    "Transport",
+    "UdpLiteTransport",
+    "UdpTransport",
+    "UnknownPolicy",
+    "cause_of",
+    "decode_address",
+    "decode_operation_error",
+    "decode_pe_checksum",
+    "decode_policy",
+    "decode_pool_element",
+    "decode_pool_handle",
+    "decode_sctp_transport",
+    "decode_server_information",
+    "decode_transport",
+    "decode_u32_param",
+    "encode_address",
+    "encode_cookie",
+    "encode_hr_option",
+    "encode_pe_checksum",
+    "encode_pe_identifier",
+    "encode_policy",
+    "encode_pool_handle",
+    "normalize_address",
+    "pool_element_size",
+]
