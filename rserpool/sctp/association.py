@@ -350,8 +350,13 @@ class AssociationBase:
         if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
             self.lose(Input.USER_SHUTDOWN, LostReason.LOCAL_ABORT)
             return
-        self.enter(Input.USER_SHUTDOWN, State.SHUTDOWN_PENDING)
-        self.shutdown_progress(Input.USER_SHUTDOWN, now)
+        if self.outbound is not None and self.outbound.idle:
+            self.enter(Input.USER_SHUTDOWN, State.SHUTDOWN_SENT)
+            self.queue(Shutdown(self.cum_tsn()))
+            self.error_count = 0
+            self.set_timer(Timer.T2_SHUTDOWN, now + self.data_path().rto.rto)
+        else:
+            self.enter(Input.USER_SHUTDOWN, State.SHUTDOWN_PENDING)
         self.flush(now)
 
     def abort(self, now: int, reason: bytes = b"") -> None:
