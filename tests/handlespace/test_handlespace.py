@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import struct
 
@@ -16,9 +17,12 @@ from rserpool.handlespace import (
 )
 from rserpool.wire.constants import Cause, ParamType, PolicyType
 from rserpool.wire.policy import PoolMemberSelectionPolicy as Policy
+from rserpool.wire.transports import OpaqueTransport, SctpTransport, Transport
 
 RR = Policy(PolicyType.ROUND_ROBIN)
 SCTP = ParamType.SCTP_TRANSPORT
+USER_TRANSPORT = OpaqueTransport(b"user-transport")
+ASAP_TRANSPORT = SctpTransport(3863, (ipaddress.ip_address("10.0.0.1"),))
 
 
 def reg(
@@ -32,7 +36,7 @@ def reg(
     protocol: int = SCTP,
     control: bool = False,
     now: int = 0,
-    transport: object = "user-transport",
+    transport: Transport = USER_TRANSPORT,
 ) -> RegistrationResult:
     return hs.register(
         handle,
@@ -43,7 +47,7 @@ def reg(
         user_transport=transport,
         transport_protocol=protocol,
         control_channel=control,
-        asap_transport="asap-transport",
+        asap_transport=ASAP_TRANSPORT,
         now=now,
     )
 
@@ -126,10 +130,10 @@ def test_register_then_update_keeps_identity(hs: PoolHandlespace) -> None:
     assert (pe.pool_handle, pe.pe_id, pe.key) == (b"P", 5, (b"P", 5))
     assert pe.expiry == 3100 and hs.next_expiry() == 3100
     pe.unreachable_reports = 2
-    again = reg(hs, b"P", 5, now=200, life=6000, owner=2, transport="new")
+    again = reg(hs, b"P", 5, now=200, life=6000, owner=2, transport=OpaqueTransport(b"new"))
     assert not again.created and again.element is pe
     assert pe.registration_time == 100 and pe.last_update == 200
-    assert pe.user_transport == "new" and pe.home_registrar_id == 2
+    assert pe.user_transport == OpaqueTransport(b"new") and pe.home_registrar_id == 2
     assert pe.unreachable_reports == 0 and pe.expiry == 6200 and hs.next_expiry() == 6200
     assert len(hs) == 1 and hs.find(b"P", 5) is pe and hs.find(b"P", 6) is None
     assert "PoolElement(b'P', 0x00000005" in repr(pe)
@@ -213,7 +217,7 @@ def test_register_without_timer(hs: PoolHandlespace) -> None:
         home_registrar_id=1,
         registration_life=10,
         policy=RR,
-        user_transport=None,
+        user_transport=USER_TRANSPORT,
         transport_protocol=SCTP,
         control_channel=False,
         now=0,

@@ -12,6 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from rserpool.handlespace import PoolHandlespace, RegistrationRejected, compute_checksum
 from rserpool.wire.constants import Cause, ParamType, PolicyType
 from rserpool.wire.policy import PoolMemberSelectionPolicy as Policy
+from rserpool.wire.transports import OpaqueTransport
 
 HANDLES = st.sampled_from([b"A", b"BB", b"ccc", b"dddd"])
 PE_IDS = st.integers(0, 6)
@@ -20,6 +21,7 @@ POLICY_TYPES = st.sampled_from(
     [PolicyType.ROUND_ROBIN, PolicyType.LEAST_USED_DEGRADATION, PolicyType.WEIGHTED_RANDOM]
 )
 PROTOCOLS = st.sampled_from([ParamType.SCTP_TRANSPORT, ParamType.TCP_TRANSPORT])
+TRANSPORTS = st.sampled_from([OpaqueTransport(bytes([i])) for i in range(4)])
 
 
 @dataclass
@@ -29,7 +31,7 @@ class ModelPE:
     policy_type: PolicyType
     protocol: int
     control: bool
-    transport: int
+    transport: OpaqueTransport
 
 
 Key = tuple[bytes, int]
@@ -59,7 +61,7 @@ class HandlespaceMachine(RuleBasedStateMachine):
         policy_type=POLICY_TYPES,
         protocol=PROTOCOLS,
         control=st.booleans(),
-        transport=st.integers(0, 3),
+        transport=TRANSPORTS,
         weight=st.integers(0, 3),
     )
     def register(
@@ -71,7 +73,7 @@ class HandlespaceMachine(RuleBasedStateMachine):
         policy_type: PolicyType,
         protocol: int,
         control: bool,
-        transport: int,
+        transport: OpaqueTransport,
         weight: int,
     ) -> None:
         members = [self.model[k] for k in self.pool_of(handle)]
