@@ -118,7 +118,7 @@ def test_packets_captured_from_linux_decode_with_their_crc() -> None:
     """Kernel SCTP's own packets (RSPLIB tests): every CRC32c verifies, every chunk decodes."""
     payloads = _sctp_payloads("takeover.pcapng")
     assert len(payloads) > 100
-    kinds = set()
+    kinds: set[str] = set()
     for raw in payloads:
         packet = decode_packet_untrusted(raw)
         kinds.update(type(c).__name__ for c in packet.chunks)

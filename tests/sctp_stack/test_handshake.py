@@ -17,6 +17,7 @@ from rserpool.sctp import (
 from rserpool.sctp.causes import ErrorCause
 from rserpool.sctp.chunks import (
     Abort,
+    Chunk,
     CookieEcho,
     Data,
     Error,
@@ -151,7 +152,7 @@ def test_unknown_chunks_follow_their_action_bits() -> None:
     assoc = establish(a, b)
     b.events()
     tag = a.association(assoc).peer_tag
-    chunks = [
+    chunks: list[Chunk] = [
         UnknownChunk(0xC0, 0, b"r"),
         UnknownChunk(0x80, 0, b"s"),
         UnknownChunk(0x40, 0, b"t"),
@@ -180,7 +181,7 @@ def test_abort_t_bit_rules() -> None:
     a.events()
     # T bit set with A's own tag: refused; T bit set with B's tag (reflected): accepted
     a.receive(encode_packet(6000, 5000, assoc_a.my_tag, [Abort(reflected=True)]), B, PORT, 0)
-    assert assoc_a.state is State.ESTABLISHED
+    assert a.association(assoc).state is State.ESTABLISHED
     a.receive(encode_packet(6000, 5000, assoc_a.peer_tag, [Abort(reflected=True)]), B, PORT, 0)
     assert assoc_a.state is State.CLOSED
     (lost,) = a.events()
