@@ -105,7 +105,7 @@ def test_registration_contents_and_life_cycle() -> None:
     assert not core.closed
     deliver(core, 50, DeregistrationResponse(pool_handle=H, pe_id=pe_id), 31_010)
     assert only(core.events(), Deregistered) == [Deregistered(H, pe_id, True)]
-    assert core.closed and core.next_deadline() is None
+    assert (core.closed, core.next_deadline()) == (True, None)
 
 
 def test_keep_alive_rules() -> None:

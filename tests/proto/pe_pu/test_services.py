@@ -75,7 +75,7 @@ def test_client_detects_gaps_duplicates_and_loss() -> None:
     p1, p2, p3 = client.ping(), client.ping(), client.ping()
     assert decode_pingpong(p2) == Ping(2)
     client.received(PINGPONG_PPID, Pong(1, 1).encode())
-    assert client.clean and client.unanswered() == [p2, p3]
+    assert (client.clean, client.unanswered()) == (True, [p2, p3])
     client.received(PINGPONG_PPID, Pong(1, 2).encode())  # answered twice
     assert client.duplicates == [1]
     client.received(PINGPONG_PPID, Pong(2, 4).encode())  # reply 3 missing
