@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict
 
 import trio
 import trio.testing
+from trio_typing import TaskStatus
 
 from rserpool.drivers.hsdump import dump_handlespace
 from rserpool.drivers.registrar import Registrar, serve_registrar
@@ -25,7 +27,12 @@ from rserpool.transport import TUNED, MemoryNetwork
 from rserpool.wire import EndpointKeepAlive, RegistrationResponse
 from tests.drivers.helpers import POOL, AsapClient, ips, next_event, registration, wait_until
 
-FAST = {"mentor_discovery_timeout": 1000}
+
+class Fast(TypedDict):
+    mentor_discovery_timeout: int
+
+
+FAST: Fast = {"mentor_discovery_timeout": 1000}
 
 
 def network(registrars: int) -> MemoryNetwork:
@@ -81,7 +88,7 @@ async def test_three_registrars_take_over_a_crashed_one(clock: trio.testing.Mock
         async with trio.open_nursery() as nursery:
             pr1_scope = trio.CancelScope()
 
-            async def run_pr1(task_status: trio.TaskStatus[Registrar]) -> None:
+            async def run_pr1(task_status: TaskStatus[Registrar]) -> None:
                 with pr1_scope:
                     config = RegistrarConfig(server_id=0x101, **FAST)
                     await serve_registrar(net.hosts["pr1"], config, task_status=task_status)
