@@ -15,6 +15,7 @@ from rserpool.proto.client.hunt import (
 )
 from rserpool.proto.client.pool_element import PoolElementConfig, PoolElementCore
 from rserpool.proto.client.pool_user import NoPoolElement, PoolUserCore
+from rserpool.proto.common import TransportAddress
 from rserpool.wire import (
     Cause,
     HandleResolutionResponse,
@@ -27,8 +28,8 @@ from .helpers import PR_A, PR_B, deliver, ip, only, sent, wire
 H = b"EchoPool"
 
 
-def pe_core(static: tuple[object, ...]) -> PoolElementCore:
-    hunt = RegistrarHuntConfig(static_registrars=static)  # type: ignore[arg-type]
+def pe_core(static: tuple[TransportAddress, ...]) -> PoolElementCore:
+    hunt = RegistrarHuntConfig(static_registrars=static)
     core = PoolElementCore(hunt, random.Random(1), 0)
     config = PoolElementConfig(pool_handle=H, addresses=(ip("10.1.0.5"),), port=7000)
     core.register(config, 0)

@@ -31,6 +31,7 @@ from rserpool.proto.client.session import (
     SessionAccepted,
     SessionSend,
 )
+from rserpool.proto.common import TransportAddress
 from rserpool.wire import (
     PPID,
     AsapError,
@@ -57,15 +58,13 @@ from .helpers import PR_A, PR_B, PR_C, aborts, deliver, ip, only, sent, wire
 H = b"EchoPool"
 
 
-def pe_config(**kw: object) -> PoolElementConfig:
-    args: dict[str, object] = {"pool_handle": H, "addresses": (ip("10.1.0.5"),), "port": 7000}
-    args.update(kw)
-    return PoolElementConfig(**args)  # type: ignore[arg-type]
+def pe_config(pe_id: int = 0) -> PoolElementConfig:
+    return PoolElementConfig(pool_handle=H, addresses=(ip("10.1.0.5"),), port=7000, pe_id=pe_id)
 
 
-def started(static: tuple[object, ...] = (PR_A,), **kw: object) -> tuple[PoolElementCore, int]:
+def started(static: tuple[TransportAddress, ...] = (PR_A,)) -> tuple[PoolElementCore, int]:
     """A PE core with one PE, connected to PR_A as assoc 50 and registered."""
-    hunt = RegistrarHuntConfig(static_registrars=static, **kw)  # type: ignore[arg-type]
+    hunt = RegistrarHuntConfig(static_registrars=static)
     core = PoolElementCore(hunt, random.Random(1), 0)
     pe_id = core.register(pe_config(), 0)
     connect = only(core.outgoing(), ConnectRegistrar)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict, Unpack
 
 from rserpool.proto.client.hunt import ConnectRegistrar, RegistrarHuntConfig
 from rserpool.proto.client.pool_user import (
@@ -61,9 +62,13 @@ def answer(*ns: int) -> HandleResolutionResponse:
     )
 
 
-def user(**kw: object) -> PoolUserCore:
+class UserSettings(TypedDict, total=False):
+    stale_cache_value: int
+
+
+def user(**kw: Unpack[UserSettings]) -> PoolUserCore:
     hunt = RegistrarHuntConfig(static_registrars=(PR_A,))
-    return PoolUserCore(hunt, random.Random(4), 0, PoolUserConfig(**kw))  # type: ignore[arg-type]
+    return PoolUserCore(hunt, random.Random(4), 0, PoolUserConfig(**kw))
 
 
 def connect_registrar(core: PoolUserCore, assoc: int = 50, now: int = 1) -> list[object]:

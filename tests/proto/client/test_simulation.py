@@ -60,9 +60,11 @@ def test_registrar_loss_rehomes_via_announces() -> None:
     hunt = RegistrarHuntConfig()  # announces only
     pe_ids = {net.pool_element(f"PE{i}", f"10.1.0.{i}", hunt) for i in (1, 2)}
     net.run(8000)  # startup (5 s) then announces
+    home_of = set()
     for name in ("PE1", "PE2"):
-        assert net.pes[name].home is not None
-    home_of = {net.pes[n].home.server_id for n in ("PE1", "PE2")}  # type: ignore[union-attr]
+        home = net.pes[name].home
+        assert home is not None
+        home_of.add(home.server_id)
     assert home_of <= {PR1, PR2}
     victim = "PR1" if PR1 in home_of else "PR2"
     survivor, survivor_id = ("PR2", PR2) if victim == "PR1" else ("PR1", PR1)
