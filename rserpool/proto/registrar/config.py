@@ -43,6 +43,8 @@ class RegistrarConfig:
     asap_announce: bool = True  # -asapannounce=off disables Server Announce
     enrp_announce: bool = True  # -enrpannounce=off disables multicast Presence
     static_peers: tuple[TransportAddress, ...] = field(default=())  # -peer=addr[:port]
+    # Peers only from ``static_peers`` (no TLS: the peer list is the only authorisation)
+    static_peers_only: bool = False
 
     # ASAP (RSPLIB defaults and clamps)
     endpoint_keep_alive_transmission_interval: int = 5000  # 300 ms .. 300 s

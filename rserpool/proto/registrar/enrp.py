@@ -34,7 +34,7 @@ from rserpool.proto.registrar.events import (
 from rserpool.proto.registrar.handletable import TableServer
 from rserpool.proto.registrar.liveness import PeerMonitor
 from rserpool.proto.registrar.machines import PeerInput, StartupInput, StartupState
-from rserpool.proto.registrar.peers import HandleTableDownload, Peer
+from rserpool.proto.registrar.peers import HandleTableDownload, Peer, same_endpoint
 from rserpool.proto.registrar.state import RegistrarState, Timer, route, transport_kind
 from rserpool.proto.registrar.takeover import TakeoverManager
 from rserpool.wire import (
@@ -129,11 +129,37 @@ class EnrpServer:
         if type(msg) is Presence:
             self.presence(msg, assoc_id, source, now)
             return
-        known = state.peers.get(msg.sender_id)
-        if known is not None:
-            state.peers.bind(known, assoc_id)
-            self.monitor.heard(known, now)
+        known = self.bound_peer(msg.sender_id, assoc_id, source)
+        if known is None:
+            if type(msg) is HandleTableRequest:  # RSPLIB: answered with a reject
+                self.tables.handle_table_request(msg, assoc_id, None, now)
+                return
+            reason = (
+                f"{type(msg).__name__} from {msg.sender_id:#010x}, not a peer on this association"
+            )
+            state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
+            return
+        self.monitor.heard(known, now)
         self._handlers[type(msg)](msg, assoc_id, known, now)
+
+    def bound_peer(
+        self, sender_id: int, assoc_id: AssocId, source: TransportAddress
+    ) -> Peer | None:
+        """The verified peer ``sender_id`` if ``assoc_id`` is its association, else None.
+
+        An ENRP message counts only from the association bound to its sender id: the one its
+        Presence came on, or a new association from the peer's own ENRP addresses and port
+        (which is then bound). A sender id claimed from anywhere else is not believed.
+        """
+        peer = self.state.peers.get(sender_id)
+        if peer is None or not peer.verified:
+            return None
+        if peer.assoc_id == assoc_id:
+            return peer
+        if not same_endpoint(peer.transport, source):
+            return None
+        self.state.peers.bind(peer, assoc_id)
+        return peer
 
     def error(self, msg: EnrpError, assoc_id: AssocId, sender: Peer | None, now: int) -> None:
         self.state.emit(ErrorReceived(Endpoint.ENRP, assoc_id, msg.summary()))
@@ -161,13 +187,22 @@ class EnrpServer:
             state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
             return
         peer = state.peers.get(msg.sender_id)
-        new = peer is None
+        known = peer is not None and peer.verified and peer.assoc_id != assoc_id
+        if known and peer is not None and not same_endpoint(peer.transport, transport):
+            # someone else claims its id
+            reason = f"Presence claims peer {msg.sender_id:#010x} from other addresses"
+            state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
+            return
+        if peer is None and not self.admitted(transport, assoc_id):
+            return
+        new = peer is None or not peer.verified
         if peer is None:
             peer = self.monitor.add_peer(msg.sender_id, transport, now)
         else:
-            peer.transport = transport
             self.takeover.target_alive(peer)  # first: it re-enables liveness monitoring
             self.monitor.heard(peer, now, PeerInput.PRESENCE)
+        peer.transport = transport
+        peer.verified = True
         state.peers.bind(peer, assoc_id)
         if new or msg.reply_required:  # a new peer is asked for its Presence in turn
             reply = state.presence(peer.server_id, reply_required=new)
@@ -181,7 +216,13 @@ class EnrpServer:
             state.send_to_peer(peer, self._ids(ListRequest, peer))
 
     def multicast_presence(self, msg: Presence, source: tuple[IPAddress, int], now: int) -> None:
-        """Presence by UDP: peer = source IP + the Server Information's port (no audit)."""
+        """Presence by UDP: peer = source IP + the Server Information's port (no audit).
+
+        Anyone can send a datagram with any source address, so a multicast Presence only
+        introduces a peer (it is sent Presence with reply-required over SCTP): it neither
+        refreshes a known peer nor stops a takeover, and the peer becomes a mentor or a takeover
+        candidate only once its own Presence came over SCTP.
+        """
         state = self.state
         if msg.sender_id == state.server_id:
             return  # our own, looped back
@@ -191,14 +232,22 @@ class EnrpServer:
         if not addresses:
             state.emit(MessageIgnored(Endpoint.ENRP, None, "multicast source not usable"))
             return
-        peer = state.peers.get(msg.sender_id)
-        if peer is None:
-            peer = self.monitor.add_peer(msg.sender_id, TransportAddress(addresses, port), now)
-            state.send_to_peer(peer, state.presence(peer.server_id, reply_required=True))
-        else:
-            self.takeover.target_alive(peer)
-            self.monitor.heard(peer, now, PeerInput.PRESENCE)
-        self._choose_mentor(peer, now)
+        if msg.sender_id in state.peers:
+            return
+        transport = TransportAddress(addresses, port)
+        if not self.admitted(transport, None):
+            return
+        peer = self.monitor.add_peer(msg.sender_id, transport, now)
+        state.send_to_peer(peer, state.presence(peer.server_id, reply_required=True))
+
+    def admitted(self, transport: TransportAddress, assoc_id: AssocId | None) -> bool:
+        """With ``static_peers_only``, only the configured peers become peers."""
+        state = self.state
+        if not state.config.static_peers_only or state.peers.configured(transport):
+            return True
+        reason = f"{transport} is not a configured peer (static peers only)"
+        state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
+        return False
 
     def _audit(self, peer: Peer, checksum: int, now: int) -> None:
         """RFC 5353 §3.6: a checksum mismatch starts an own-children-only resync."""
@@ -244,23 +293,33 @@ class EnrpServer:
             return
         for entry in msg.entries:
             for wire in entry.pool_elements:
-                if self.apply_pe(entry.pool_handle, wire, peer.server_id, now) and download:
+                applied = self.apply_pe(entry.pool_handle, wire, peer.server_id, now)
+                if applied and download is not None and not download.verifying:
                     download.received += 1
                 if download is not None:
                     download.stale.discard((entry.pool_handle, wire.pe_id))
+        if download is None:
+            return  # not asked for (or given up on): nothing to continue or to purge
         if msg.more_to_send:
-            if download is not None:
-                download.started = now
+            download.started = now
             request = HandleTableRequest(
                 sender_id=state.server_id,
                 receiver_id=peer.server_id,
-                own_children_only=download.own_children_only if download else False,
+                own_children_only=download.own_children_only,
             )
             state.send_to_peer(peer, request)
             return
-        if download is None:
-            return
         peer.download = None
+        if download.own_children_only and download.stale:
+            # Not the peer's any more: maybe another registrar's now (a takeover, a healed
+            # partition). The peer's whole table tells; only PEs it does not know are purged.
+            verify = HandleTableDownload(False, now, download.stale, download.received, True)
+            peer.download = verify
+            request = HandleTableRequest(
+                sender_id=state.server_id, receiver_id=peer.server_id, own_children_only=False
+            )
+            state.send_to_peer(peer, request)
+            return
         purged = 0
         for key in sorted(download.stale):
             pe = state.handlespace.find(*key)
@@ -269,7 +328,10 @@ class EnrpServer:
                 purged += 1
         state.emit(
             HandleTableSynchronized(
-                peer.server_id, download.own_children_only, download.received, purged
+                peer.server_id,
+                download.own_children_only or download.verifying,
+                download.received,
+                purged,
             )
         )
         if state.mentor_id == peer.server_id:
@@ -288,6 +350,14 @@ class EnrpServer:
         if home in (0, state.server_id) or wire.asap_transport is None:
             return False
         if isinstance(wire.policy, UnknownPolicy):
+            return False
+        ours = state.handlespace.find(handle, wire.pe_id)
+        if ours is not None and state.is_home(ours) and home > state.server_id:
+            # Two homes (a healed partition: both took the PE over): the lower id keeps it,
+            # as in takeover conflicts, and tells everybody; the other one yields.
+            reason = f"PE {wire.pe_id:#010x} claimed by {home:#010x}: the lower id keeps it"
+            state.emit(MessageIgnored(Endpoint.ENRP, None, reason))
+            state.broadcast_update(UpdateAction.ADD_PE, ours)
             return False
         protocol, control_channel = transport_kind(wire.user_transport)
         try:
@@ -314,8 +384,14 @@ class EnrpServer:
     def handle_update(
         self, msg: HandleUpdate, assoc_id: AssocId, sender: Peer | None, now: int
     ) -> None:
+        """A peer's update of a PE it is home of: ADD_PE must name the sender as home; DEL_PE
+        removes only a PE whose home is the sender (in our copy or in the message)."""
         state = self.state
         if msg.action == UpdateAction.ADD_PE:
+            if msg.pool_element.home_registrar_id != msg.sender_id:
+                reason = f"ADD_PE from {msg.sender_id:#010x} for a PE of another home"
+                state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
+                return
             self.apply_pe(msg.pool_handle, msg.pool_element, msg.sender_id, now)
             return
         pe: StoredPE | None = state.handlespace.find(msg.pool_handle, msg.pool_element.pe_id)
@@ -323,6 +399,10 @@ class EnrpServer:
             return
         if state.is_home(pe):  # our keep-alives supervise it; a stale DEL must not remove it
             state.emit(MessageIgnored(Endpoint.ENRP, None, "DEL_PE for a PE we are home of"))
+            return
+        if msg.sender_id not in (pe.home_registrar_id, msg.pool_element.home_registrar_id):
+            reason = f"DEL_PE from {msg.sender_id:#010x} for a PE of {pe.home_registrar_id:#010x}"
+            state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
             return
         state.remove_pe(pe, RemovalReason.HANDLE_UPDATE, announce=False)
 
@@ -342,6 +422,8 @@ class EnrpServer:
             if not addresses:
                 continue
             transport = TransportAddress(addresses, info.transport.port)
+            if not self.admitted(transport, assoc_id):
+                continue
             peer = self.monitor.add_peer(info.server_id, transport, now)
             state.send_to_peer(peer, state.presence(peer.server_id, reply_required=True))
 

@@ -3,6 +3,11 @@
 RFC 5353 §3.7 and §3.8; RSPLIB's paging: at most ``max_elements_per_ht_request`` PEs and
 1400 bytes per Handle Table Response, More-to-send set while more remain, the cursor kept per
 peer so that the next request continues where the last response stopped.
+
+A Handle Table Request does not say whether it continues a download or starts one, so the
+cursor lapses: a request that comes later than max-time-no-response after the last page (the
+requester gave up on a lost request and starts again) is answered from the beginning, as is
+one of the other kind (own children only or not).
 """
 
 from __future__ import annotations
@@ -48,12 +53,13 @@ class TableServer:
             return
         after = None
         cont = peer.continuation
-        if cont is not None and cont.own_children_only == msg.own_children_only:
+        fresh = cont is not None and now - cont.at < state.config.peer_max_time_no_response
+        if cont is not None and fresh and cont.own_children_only == msg.own_children_only:
             after = cont.after
         entries, last, more = self._page(after, msg.own_children_only)
         peer.continuation = None
         if more and last is not None:
-            peer.continuation = HandleTableContinuation(msg.own_children_only, last)
+            peer.continuation = HandleTableContinuation(msg.own_children_only, last, now)
         response = HandleTableResponse(
             sender_id=state.server_id,
             receiver_id=peer.server_id,

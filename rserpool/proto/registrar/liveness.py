@@ -63,6 +63,7 @@ class PeerMonitor:
             return
         peer.state = PEERS.next(peer.state, PeerInput.NO_RESPONSE_TIMEOUT)
         peer.taken_over_by = None
+        self.takeover.peer_failed(server_id, now)  # a dead peer owes no Init Takeover Ack
         if state.handlespace.owned_count(server_id) > 0:
             if server_id not in self.takeover.processes:
                 self.takeover.start(peer, now)

@@ -139,13 +139,13 @@ class PeerState(enum.Enum):
     ALIVE = "heard recently; MAX-TIME-LAST-HEARD runs"
     AWAITING_RESPONSE = "sent Presence with reply-required; MAX-TIME-NO-RESPONSE runs"
     BEING_TAKEN_OVER = "another registrar announced its takeover; watched for no-response"
-    FAILED = "no response: we take it over (it owns PEs); no timer runs"
+    FAILED = "no response: we take it over (it owns PEs); it owes no Ack; no timer runs"
     REMOVED = "no longer in the peer list"
 
 
 class PeerInput(enum.Enum):
-    HEARD = "any ENRP message from the peer other than Presence"
-    PRESENCE = "a Presence from the peer (it is active: a takeover of it ends)"
+    HEARD = "any ENRP message from the peer, on its association, other than Presence"
+    PRESENCE = "a Presence from the peer over SCTP (it is active: a takeover of it ends)"
     LAST_HEARD_TIMEOUT = "MAX-TIME-LAST-HEARD fired: Presence with reply-required goes out"
     NO_RESPONSE_TIMEOUT = "MAX-TIME-NO-RESPONSE fired"
     TAKEOVER_ANNOUNCED = "another registrar's Init Takeover for the peer, which we ack"
@@ -207,15 +207,15 @@ class TakeoverState(enum.Enum):
     AWAITING_ACKS = "Init Takeover sent to every peer; Init Takeover Acks are owed"
     PROPOSED = "Init Takeover sent; no Ack is owed: it completes at the takeover expiry"
     COMPLETED = "Takeover Server sent; we are home of the target's PEs"
-    ABORTED = "given up: the target spoke, a rival won, or acks were missing at expiry"
+    ABORTED = "given up: the target spoke, a rival won, or a live peer had not acked at expiry"
 
 
 class TakeoverInput(enum.Enum):
-    START_ACKS_OWED = "the target failed; other peers must ack"
-    START_NONE_OWED = "the target failed; no other peer to ack"
-    ACK = "an Ack arrived (or an owing peer left); Acks are still owed"
-    LAST_ACK = "an Ack arrived (or the last owing peer left); none is owed now"
-    EXPIRY = "the takeover expiry timer fired"
+    START_ACKS_OWED = "the target failed; other live, verified peers must ack"
+    START_NONE_OWED = "the target failed; no live, verified peer to ack"
+    ACK = "an Ack arrived (or an owing peer left or failed); Acks are still owed"
+    LAST_ACK = "an Ack arrived (or the last owing peer left, failed or fell silent); none is owed"
+    EXPIRY = "the takeover expiry timer fired; a live peer still owes an Ack (or none was owed)"
     TARGET_ALIVE = "the target sent Presence"
     RIVAL_LOWER_ID = "Init Takeover for the target from a registrar with a lower id"
     RIVAL_HIGHER_ID = "Init Takeover for the target from a registrar with a higher id"
@@ -245,7 +245,7 @@ TAKEOVER: Machine[TakeoverState, TakeoverInput] = Machine(
         (_T.AWAITING_ACKS, _TI.START_NONE_OWED): IMPOSSIBLE,
         (_T.AWAITING_ACKS, _TI.ACK): _T.AWAITING_ACKS,
         (_T.AWAITING_ACKS, _TI.LAST_ACK): _T.COMPLETED,
-        (_T.AWAITING_ACKS, _TI.EXPIRY): _T.ABORTED,  # the target is removed, PEs stay
+        (_T.AWAITING_ACKS, _TI.EXPIRY): _T.ABORTED,  # live peers did not ack: PEs stay
         (_T.AWAITING_ACKS, _TI.RIVAL_HIGHER_ID): _T.AWAITING_ACKS,  # the lower id wins
         (_T.PROPOSED, _TI.START_ACKS_OWED): IMPOSSIBLE,
         (_T.PROPOSED, _TI.START_NONE_OWED): IMPOSSIBLE,

@@ -2,6 +2,10 @@
 
 A static peer (``-peer=``) starts with server id 0 ("unknown") and only its transport address;
 it gets its id from the first Presence whose association comes from that address.
+
+A peer is *verified* once a Presence of it arrived over an SCTP association from its own
+addresses; a peer known only from a multicast Presence or a List Response is not, and does not
+take part in takeovers (RFC 5353 §3.5: it owes no Init Takeover Ack) until it is.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ class HandleTableDownload:
     """We asked this peer for its handle table (mentor download or checksum audit).
 
     ``stale`` holds the keys of the peer's PEs marked before an own-children-only audit; each
-    one refreshed by a response entry is unmarked, the rest are purged at the end.
+    one refreshed by a response entry is unmarked. What is left is looked up in the peer's
+    whole table (``verifying``): only what the peer does not know at all is purged.
     """
 
     own_children_only: bool
     started: int
     stale: set[Key] = field(default_factory=set)
     received: int = 0
+    verifying: bool = False  # the second, full download of an audit that left marks
 
 
 @dataclass(slots=True)
@@ -34,6 +40,7 @@ class HandleTableContinuation:
 
     own_children_only: bool
     after: Key
+    at: int  # when the page was sent: a continuation older than the peer timeouts has lapsed
 
 
 @dataclass(slots=True)
@@ -46,6 +53,7 @@ class Peer:
     state: PeerState = PeerState.NEW  # changed through the ``PEERS`` machine only
     taken_over_by: int | None = None  # BEING_TAKEN_OVER: the registrar taking it over
     list_requested: bool = False
+    verified: bool = False  # a Presence came over SCTP from its own addresses
     download: HandleTableDownload | None = None
     continuation: HandleTableContinuation | None = None
 
@@ -56,9 +64,10 @@ class Peer:
 class PeerTable:
     """Peers by server id, static peers without id, and the association index."""
 
-    __slots__ = ("_by_assoc", "_by_id", "_unknown_static")
+    __slots__ = ("_by_assoc", "_by_id", "_configured", "_unknown_static")
 
     def __init__(self, static_peers: tuple[TransportAddress, ...] = ()) -> None:
+        self._configured = static_peers
         self._by_id: dict[int, Peer] = {}
         self._unknown_static: list[Peer] = [Peer(0, t, static=True) for t in static_peers]
         self._by_assoc: dict[AssocId, Peer] = {}
@@ -73,6 +82,10 @@ class PeerTable:
     def __contains__(self, server_id: int) -> bool:
         return server_id in self._by_id
 
+    def configured(self, transport: TransportAddress) -> bool:
+        """Whether ``transport`` is one of the configured static peers (``--peer``)."""
+        return any(same_endpoint(static, transport) for static in self._configured)
+
     def everyone(self) -> list[Peer]:
         """Known peers plus static peers whose id is still unknown (all get Presence)."""
         return [*self, *self._unknown_static]
@@ -86,9 +99,7 @@ class PeerTable:
     def add(self, server_id: int, transport: TransportAddress) -> Peer:
         """A new peer; a static peer with id 0 at the same addresses and port is adopted."""
         for static in self._unknown_static:
-            if static.transport.port == transport.port and set(static.transport.addresses) & set(
-                transport.addresses
-            ):
+            if same_endpoint(static.transport, transport):
                 self._unknown_static.remove(static)
                 static.server_id = server_id
                 static.transport = transport
@@ -125,3 +136,8 @@ class PeerTable:
         if peer.static:
             self._unknown_static.append(Peer(0, peer.transport, static=True))
         return peer
+
+
+def same_endpoint(a: TransportAddress, b: TransportAddress) -> bool:
+    """The same SCTP endpoint: the same port and at least one address in common."""
+    return a.port == b.port and not set(a.addresses).isdisjoint(b.addresses)

@@ -1,7 +1,10 @@
 """Taking over a failed peer (RFC 5353 §3.5, RSPLIB ``rspregistrar-takeover.c``).
 
 The initiator sends Init Takeover to every peer (the target included) and waits for Init
-Takeover Acks from every peer except the target, itself and id 0. With all Acks in, it sends
+Takeover Acks from the *candidates*: every verified peer (its Presence came over SCTP) that is
+alive, except the target. A peer learned only from a multicast Presence or a List Response is
+not a candidate (anyone can send a datagram), nor is one that has failed or is being taken over
+itself. With all Acks in, it sends
 Takeover Server to the peers, becomes home of the target's PEs and sends each of them an
 Endpoint Keep Alive with the H flag to its ASAP transport (keep-alive timeout armed).
 
@@ -12,14 +15,19 @@ Decisions, where RSPLIB 3.4.4 and the RFC leave a gap:
   meantime. The target has then been silent for max-time-last-heard + max-time-no-response +
   takeover-expiry (15 s with the defaults), and it was sent Init Takeover, which a living
   target answers with Presence.
-* **Missing Acks** at expiry (RSPLIB): the takeover is abandoned and the target removed from
-  the peer list; its PEs stay until their registration life expires. A peer that disappears
-  from our peer list while we wait no longer owes an Ack.
+* **Dead candidates**: a candidate that fails while we wait (MAX-TIME-NO-RESPONSE), leaves
+  the peer list, or is no longer ``ALIVE`` when the takeover expiry fires owes no Ack: when
+  the others have acked, the takeover completes. Two registrars failing together thus leave
+  the survivor home of both one's PEs.
+* **Missing Acks** from live candidates at expiry (RSPLIB): the takeover is abandoned and the
+  target removed from the peer list; its PEs stay until their registration life expires.
 * **Conflicts**: the **lower** sender id wins, as RSPLIB does (RFC 5353 §3.5.1 reads the other
   way round; all registrars of one operational scope must agree, and RSPLIB is the deployed
   implementation). The loser acks and watches the target for max-time-no-response.
-* **Takeover Server for ourselves** (a false failure detection elsewhere): like RSPLIB, we hand
-  our PEs to the sender; the PEs follow its H-bit Keep Alive.
+* **Takeover Server for ourselves** (a false failure detection elsewhere, or a forgery):
+  unlike RSPLIB we keep our PEs (our keep-alives still reach them) and answer with Presence.
+* Every message here counts only from a verified peer on its own association
+  (:meth:`EnrpServer.bound_peer <rserpool.proto.registrar.enrp.EnrpServer.bound_peer>`).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from dataclasses import dataclass, field
 
 from rserpool.proto.common import AssocId, Endpoint, Multicast, Send, TransportAddress
 from rserpool.proto.registrar.events import (
+    MessageIgnored,
     PeerLossReason,
     TakeoverAborted,
     TakeoverAbortReason,
@@ -39,6 +48,7 @@ from rserpool.proto.registrar.machines import (
     PEERS,
     TAKEOVER,
     PeerInput,
+    PeerState,
     TakeoverInput,
     TakeoverState,
 )
@@ -89,7 +99,7 @@ class TakeoverManager:
     def start(self, target: Peer, now: int) -> None:
         state = self.state
         target_id = target.server_id
-        awaiting = {p.server_id for p in state.peers if p.server_id not in (target_id, 0)}
+        awaiting = {p.server_id for p in state.peers if p.server_id != target_id and candidate(p)}
         process = TakeoverProcess(target_id, now, awaiting)
         owed = TakeoverInput.START_ACKS_OWED if awaiting else TakeoverInput.START_NONE_OWED
         process.advance(owed)
@@ -107,6 +117,13 @@ class TakeoverManager:
         process = self.processes.get(target_id)
         if process is None:
             return
+        if process.state is TakeoverState.AWAITING_ACKS:  # the silent owe nothing
+            silent = {i for i in process.awaiting if not candidate(self.state.peers.get(i))}
+            if silent:
+                process.awaiting -= silent
+                if process.acked() is TakeoverState.COMPLETED:
+                    self.complete(target_id, now)
+                    return
         if process.advance(TakeoverInput.EXPIRY) is TakeoverState.COMPLETED:
             self.complete(target_id, now)
             return
@@ -125,6 +142,10 @@ class TakeoverManager:
     def peer_gone(self, server_id: int, now: int) -> None:
         """A peer left the list: it owes no Ack any more; a takeover of it ends."""
         self.cancel(server_id, TakeoverInput.TARGET_REMOVED)
+        self.peer_failed(server_id, now)
+
+    def peer_failed(self, server_id: int, now: int) -> None:
+        """A peer failed (or left): it owes no Ack any more; takeovers waiting for it go on."""
         for target_id, process in list(self.processes.items()):
             if server_id in process.awaiting and self.processes.get(target_id) is process:
                 process.awaiting.discard(server_id)
@@ -214,6 +235,12 @@ class TakeoverManager:
         """``msg.sender_id`` took over ``msg.target_id``: it is now home of those PEs."""
         state = self.state
         target_id, new_home = msg.target_id, msg.sender_id
+        if target_id in (state.server_id, new_home):  # we are alive: our PEs stay ours
+            reason = f"Takeover Server about {target_id:#010x} from {new_home:#010x}"
+            state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
+            if target_id == state.server_id:
+                state.act(Send(Endpoint.ENRP, assoc_id, state.presence(new_home)))
+            return
         self.cancel(target_id, TakeoverInput.TAKEN_OVER_ELSEWHERE)
         moved = state.handlespace.take_over(target_id, new_home)
         for pe in moved:
@@ -223,6 +250,11 @@ class TakeoverManager:
         if target_id in state.peers:
             self.remove_peer(target_id, PeerLossReason.TAKEN_OVER, now)
         state.emit(TakeoverCompleted(target_id, new_home, len(moved)))
+
+
+def candidate(peer: Peer | None) -> bool:
+    """Whether ``peer`` owes an Init Takeover Ack: verified over SCTP and alive."""
+    return peer is not None and peer.verified and peer.state is PeerState.ALIVE
 
 
 def _no_remove(server_id: int, reason: PeerLossReason, now: int) -> None:

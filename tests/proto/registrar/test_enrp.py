@@ -191,7 +191,8 @@ def test_checksum_audit_resynchronises(pair: Sim) -> None:
         for _, n, a in pair.actions
         if n == "PR2" and isinstance(a, Send) and isinstance(a.message, HandleTableRequest)
     ]
-    assert requests[-1].own_children_only
+    assert requests[-2].own_children_only  # the audit; then the whole table for the rest
+    assert not requests[-1].own_children_only
     assert pair.pes("PR2") == pair.pes("PR1")
     [sync] = [e for e in pair.events_of("PR2", HandleTableSynchronized) if e.own_children_only]
     assert (sync.pe_count, sync.purged) == (5, 1)
