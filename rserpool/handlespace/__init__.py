@@ -13,10 +13,18 @@ from rserpool.handlespace.model import (
     RegistrationRejected,
     RegistrationResult,
 )
-from rserpool.handlespace.store import MAX_BAD_PE_REPORTS, PoolHandlespace
+from rserpool.handlespace.store import (
+    MAX_BAD_PE_REPORTS,
+    MAX_OPAQUE_TRANSPORT_SIZE,
+    MAX_STORED_PE_SIZE,
+    PoolHandlespace,
+    storable,
+)
 
 __all__ = [
     "MAX_BAD_PE_REPORTS",
+    "MAX_OPAQUE_TRANSPORT_SIZE",
+    "MAX_STORED_PE_SIZE",
     "Key",
     "Pool",
     "PoolElement",
@@ -24,4 +32,5 @@ __all__ = [
     "RegistrationRejected",
     "RegistrationResult",
     "compute_checksum",
+    "storable",
 ]

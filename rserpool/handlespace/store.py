@@ -14,6 +14,7 @@ Indexes, each kept incrementally so that no operation walks the handlespace:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from typing import Literal
@@ -36,11 +37,42 @@ from rserpool.handlespace.model import (
 )
 from rserpool.handlespace.sortedkeys import SortedKeys
 from rserpool.policies import SelectionStorage, new_selection
-from rserpool.wire.constants import MAX_POOL_HANDLE_SIZE, Cause, PolicyType
-from rserpool.wire.params import SctpTransport, Transport
+from rserpool.wire.constants import (
+    MAX_ADDRESSES_PER_TRANSPORT,
+    MAX_POOL_HANDLE_SIZE,
+    Cause,
+    PolicyType,
+)
+from rserpool.wire.params import OpaqueTransport, SctpTransport, Transport
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
 MAX_BAD_PE_REPORTS = 3  # RSPLIB registrar default (-maxbadpereports)
+#: The largest Opaque Transport a PE may store (bytes of its value). With at most
+#: ``MAX_ADDRESSES_PER_TRANSPORT`` addresses per transport, no unknown parameters kept, and a
+#: pool handle of at most 32 bytes, a stored PE encodes to at most
+#: :data:`MAX_STORED_PE_SIZE` bytes: it fits every message that carries it (Handle Update,
+#: Handle Resolution Response, Handle Table Response), whatever anyone sent.
+MAX_OPAQUE_TRANSPORT_SIZE = 1024
+#: 16 (PE fixed part) + 2 × (8 + 64 × 20) (user and ASAP transports, IPv6) + 36 (policy).
+MAX_STORED_PE_SIZE = 16 + 2 * (8 + MAX_ADDRESSES_PER_TRANSPORT * 20) + 36
+
+
+def storable(transport: Transport) -> Transport:
+    """``transport`` as the handlespace keeps it: unknown (skip-bit) parameters dropped.
+
+    RFC 5354 §3: a receiver *skips* such parameters; it need not keep them, and it must not
+    let them grow what it stores and forwards. Raises :class:`RegistrationRejected` when the
+    transport is too large to store (too many addresses, a too-long opaque value).
+    """
+    if isinstance(transport, OpaqueTransport):
+        if len(transport.data) > MAX_OPAQUE_TRANSPORT_SIZE:
+            raise RegistrationRejected(Cause.LACK_OF_RESOURCES, "opaque transport too long")
+        return transport
+    if not 1 <= len(transport.addresses) <= MAX_ADDRESSES_PER_TRANSPORT:
+        raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES)
+    if transport.extensions:
+        return dataclasses.replace(transport, extensions=())
+    return transport
 
 
 class _Ownership:
@@ -173,8 +205,11 @@ class PoolHandlespace:
         ``expiry``: the PE's deadline in ms; ``"life"`` (default) = ``now + registration_life``,
         None = no timer (e.g. a home PE supervised by keep-alives instead).
 
+        Transports are stored without their unknown parameters (:func:`storable`).
+
         Raises :class:`RegistrationRejected` (checked in RSPLIB's order): PE id 0 → 0xf000,
-        bad pool handle → 0xf004, unsupported policy → 0x100b, a transport protocol other than
+        bad pool handle → 0xf004, a transport too large to store → 0xf005 (addresses) or
+        0x0006 (opaque), unsupported policy → 0x100b, a transport protocol other than
         the pool's → 0x100a, a control-channel flag other than the pool's → 0x0008, a policy
         type other than the pool's → 0x0005.
         """
@@ -182,6 +217,11 @@ class PoolHandlespace:
             raise RegistrationRejected(Cause.RSPLIB_INVALID_ID, "PE id 0")
         if not 1 <= len(pool_handle) <= MAX_POOL_HANDLE_SIZE:
             raise RegistrationRejected(Cause.RSPLIB_INVALID_POOL_HANDLE)
+        user_transport = storable(user_transport)
+        if asap_transport is not None:
+            stored = storable(asap_transport)
+            assert isinstance(stored, SctpTransport)
+            asap_transport = stored
         pool = self._pools.get(pool_handle)
         if pool is None:
             try:
@@ -249,6 +289,16 @@ class PoolHandlespace:
             self._expiry.set(pe, None)
             self._remove(pe)
         return pe
+
+    def count_unreachable(self, pool_handle: bytes, pe_id: int) -> int | None:
+        """Count an Endpoint Unreachable report without removing anything; returns the PE's
+        count (None: unknown PE). The registrar decides what the count means (RFC 5352 §3.5:
+        removal only after a failed Endpoint Keep Alive, see ``proto.registrar.asap``)."""
+        pe = self.find(pool_handle, pe_id)
+        if pe is None:
+            return None
+        pe.unreachable_reports += 1
+        return pe.unreachable_reports
 
     def report_unreachable(self, pool_handle: bytes, pe_id: int) -> PoolElement | None:
         """Count an Endpoint Unreachable report; at ``max_bad_pe_reports`` the PE is removed.

@@ -117,6 +117,15 @@ class ValueSelection(SelectionStorage[E]):
             tree.add(slot, -values[slot])  # out of the draw until all are drawn
             chosen.append(entry)
             slots.append(slot)
+        if not chosen and self._live:
+            # Every PE has value 0 (WRAND weights 0, RLU loads 100 %). RFC 5356 §3.2: weight 0
+            # means "no capacity", which ranks a PE below every other; when no PE has any,
+            # the pool still exists, so the PEs are drawn with equal chances (RAND).
+            live = [s for s, e in enumerate(entries) if e is not None]
+            slots = rng.sample(live, min(n, len(live)))
+            chosen = [e for s in slots if (e := entries[s]) is not None]
+            for slot in slots:
+                tree.add(slot, -values[slot])  # 0: keeps the restore below symmetric
         limit = self._max_increment(max_increment)
         update = self.policy.update
         for i, entry in enumerate(chosen):

@@ -106,8 +106,9 @@ async def test_resolution_and_cache_expiry(clock: trio.testing.MockClock) -> Non
             nursery.cancel_scope.cancel()
 
 
-async def test_endpoint_unreachable_reports_remove_a_pe(clock: trio.testing.MockClock) -> None:
-    """Three reports (MaxBadPEReports) make the registrar drop the PE."""
+async def test_endpoint_unreachable_reports_keep_a_live_pe(clock: trio.testing.MockClock) -> None:
+    """Reports past MaxBadPEReports (3) make the registrar check the PE with an Endpoint Keep
+    Alive (RFC 5352 §3.5); the PE answers and stays. The PU drops it from its cache."""
     net = network()
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
@@ -117,11 +118,13 @@ async def test_endpoint_unreachable_reports_remove_a_pe(clock: trio.testing.Mock
                 open_pool_user(net.hosts["pu"], registrars=[PR], announces=False) as pu,
             ):
                 await pu.resolve("EchoPool", items=3)
-                for _ in range(3):
+                for _ in range(4):
                     await pu.report_unreachable("EchoPool", 0x2002)
                 assert all(pe.pe_id != 0x2002 for pe in pu.cached("EchoPool"))
-                await wait_until(lambda: pr.core.handlespace.find(b"EchoPool", 0x2002) is None)
-                assert pr.core.handlespace.find(b"EchoPool", 0x2001) is not None
+                pe = pr.core.handlespace.find(b"EchoPool", 0x2002)
+                await wait_until(lambda: pe is not None and pe.unreachable_reports == 0)
+                await trio.sleep(12)  # past the keep-alive timeout
+                assert pr.core.handlespace.find(b"EchoPool", 0x2002) is pe
             nursery.cancel_scope.cancel()
 
 

@@ -158,6 +158,8 @@ class HandlespaceMachine(RuleBasedStateMachine):
             if self.model[k].policy_type == PolicyType.WEIGHTED_RANDOM
             and self.hs.find(*k).policy.weight > 0  # type: ignore[union-attr]
         ]
+        if not positive:  # all weights 0: the PEs drawn with equal chances (RFC 5356 §3.2)
+            positive = members
         assert len(keys) == min(n, len(positive))
 
     @invariant()

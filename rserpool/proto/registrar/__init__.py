@@ -11,6 +11,7 @@ from rserpool.proto.registrar.config import RegistrarConfig
 from rserpool.proto.registrar.core import RegistrarCore
 from rserpool.proto.registrar.events import (
     AssociationAborted,
+    DeregistrationRefused,
     EndpointUnreachableReported,
     ErrorReceived,
     HandleResolved,
@@ -41,6 +42,7 @@ from rserpool.scope import AddressScope
 __all__ = [
     "AddressScope",
     "AssociationAborted",
+    "DeregistrationRefused",
     "EndpointUnreachableReported",
     "ErrorReceived",
     "HandleResolved",

@@ -2,6 +2,13 @@
 
 Registration (with RSPLIB's address filtering and consistency checks), Deregistration, Handle
 Resolution, Endpoint Keep Alive supervision, Endpoint Unreachable and Server Announce.
+
+Hostile input (docs/registrar.md, "Hostile input"): only the association that registered a PE,
+or one from the PE's own addresses, may re-register or deregister it (RFC 5355 §2.3-2.4;
+cause 0x000a); what a PE stores is bounded so that it fits every message that carries it
+(:mod:`rserpool.handlespace.store`); Endpoint Unreachable removes a PE only after
+MAX-BAD-PE-REPORT is exceeded and an Endpoint Keep Alive went unanswered (RFC 5352 §3.5);
+rate limits count per reporting host, not per association.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from rserpool.proto.common import (
 from rserpool.proto.registrar.addresses import on_association, usable
 from rserpool.proto.registrar.events import (
     AssociationAborted,
+    DeregistrationRefused,
     EndpointUnreachableReported,
     ErrorReceived,
     HandleResolved,
@@ -57,10 +65,13 @@ from rserpool.wire import (
     UpdateAction,
 )
 from rserpool.wire.constants import MAX_ADDRESSES_PER_TRANSPORT, MAX_HR_ITEMS
-from rserpool.wire.params import AddressTransport, pool_element_size
+from rserpool.wire.params import AddressTransport, ErrorCause, normalize_address, pool_element_size
+from rserpool.wire.tlv import UnknownParameter
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
 CACHE_LIMIT = 4096  # entries per registration cache below; it starts afresh when full
+MAX_REPORTED_PARAMETERS = 16  # Unrecognized Parameter causes in one ASAP Error, at most
+MAX_REPORTED_BYTES = 4096  # and their data, at most (RFC 5354 §3: skip and report)
 
 T = TypeVar("T")
 
@@ -112,6 +123,52 @@ class AsapServer:
         else:  # RSPLIB logs and ignores everything else on the ASAP socket
             reason = f"{msg.NAME} is not for a registrar"
             self.state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
+            return
+        if type(msg) is not AsapError:
+            self.report_unrecognized(msg, assoc_id)
+
+    def report_unrecognized(self, msg: Message, assoc_id: AssocId) -> None:
+        """RFC 5354 §3, action bits 11: the message was processed; its skip-and-report
+        parameters are reported in one ASAP Error (Unrecognized Parameter, the TLV each)."""
+        found = msg.to_report()
+        if not found:
+            return
+        causes: list[ErrorCause] = []
+        size = 0
+        for param in found[:MAX_REPORTED_PARAMETERS]:
+            data = _raw_tlv(param)
+            size += len(data) + 8
+            if size > MAX_REPORTED_BYTES:
+                break
+            causes.append(ErrorCause(Cause.UNRECOGNIZED_PARAMETER, data))
+        if causes:
+            error = AsapError(error=OperationError(tuple(causes)))
+            self.state.act(Send(Endpoint.ASAP, assoc_id, error))
+
+    # ------------------------------------------------------------------ ownership
+
+    @staticmethod
+    def reporter(assoc_id: AssocId, peer: TransportAddress) -> object:
+        """Who a request comes from, for the rate limits: the peer's address set (every
+        association from one host shares it), else the association."""
+        if peer.addresses:
+            return frozenset(normalize_address(a) for a in peer.addresses)
+        return ("association", assoc_id)
+
+    def speaks_for(self, pe: StoredPE, assoc_id: AssocId, peer: TransportAddress) -> bool:
+        """May this association re-register, deregister or answer keep-alives for ``pe``?
+
+        Yes on the association it registered over; else only when the association comes from
+        one of the PE's own user transport addresses (the PE restarted, or reached its new
+        home after a takeover). RFC 5355 §2.3-2.4: nobody else touches someone's PE.
+        """
+        if self.state.pe_assoc.get(pe.key) == assoc_id:
+            return True
+        user = pe.user_transport
+        if isinstance(user, OpaqueTransport) or not peer.addresses:
+            return False
+        own = user.addresses
+        return any(normalize_address(a) in own for a in peer.addresses)
 
     def error(self, msg: AsapError, assoc_id: AssocId, peer: TransportAddress, now: int) -> None:
         self.state.emit(ErrorReceived(Endpoint.ASAP, assoc_id, msg.summary()))
@@ -119,8 +176,9 @@ class AsapServer:
     def association_lost(self, assoc_id: AssocId) -> None:
         """COMM_LOST/SHUTDOWN on the ASAP endpoint: every PE registered over it goes."""
         self.state.drop_association(assoc_id, RemovalReason.ASSOCIATION_LOST)
-        self.hr_limit.forget(assoc_id)
-        self.eu_limit.forget(assoc_id)
+        # Windows keyed by the peer's addresses stay: reconnecting must not reset a limit.
+        self.hr_limit.forget(("association", assoc_id))
+        self.eu_limit.forget(("association", assoc_id))
 
     # -------------------------------------------------------------- registration
 
@@ -131,6 +189,12 @@ class AsapServer:
         handle, wpe = msg.pool_handle, msg.pool_element
         try:
             user, asap = self._check_registration(wpe, peer)
+            existing = state.handlespace.find(handle, wpe.pe_id)
+            if existing is not None and not self.speaks_for(existing, assoc_id, peer):
+                raise RegistrationRejected(
+                    Cause.REJECTED_DUE_TO_SECURITY_CONSIDERATIONS,
+                    "the PE is registered by another association and host",
+                )
             protocol, control_channel = transport_kind(user)
             assert not isinstance(wpe.policy, UnknownPolicy)
             result = state.handlespace.register(
@@ -171,6 +235,8 @@ class AsapServer:
             raise RegistrationRejected(Cause.RSPLIB_INVALID_ID, "PE id 0")
         if wpe.asap_transport is not None:
             raise RegistrationRejected(Cause.RSPLIB_INVALID_REGISTRATOR)
+        if wpe.registration_life == 0:  # peers would expire it at once
+            raise RegistrationRejected(Cause.INVALID_VALUES, "registration life 0")
         if isinstance(wpe.policy, UnknownPolicy):
             raise RegistrationRejected(Cause.RSPLIB_UNSUPPORTED_POOL_POLICY)
         user = wpe.user_transport
@@ -206,12 +272,20 @@ class AsapServer:
     def deregistration(
         self, msg: Deregistration, assoc_id: AssocId, peer: TransportAddress, now: int
     ) -> None:
-        """Remove the PE (unknown PE: still OK, RSPLIB) and announce DEL_PE."""
-        pe = self.state.handlespace.find(msg.pool_handle, msg.pe_id)
+        """Remove the PE (unknown PE: still OK, RSPLIB) and announce DEL_PE; a PE registered
+        by another association and host is not touched (cause 0x000a)."""
+        state = self.state
+        pe = state.handlespace.find(msg.pool_handle, msg.pe_id)
+        error = None
         if pe is not None:
-            self.state.remove_pe(pe, RemovalReason.DEREGISTERED, announce=True)
-        response = DeregistrationResponse(pool_handle=msg.pool_handle, pe_id=msg.pe_id)
-        self.state.act(Send(Endpoint.ASAP, assoc_id, response))
+            if self.speaks_for(pe, assoc_id, peer):
+                state.remove_pe(pe, RemovalReason.DEREGISTERED, announce=True)
+            else:
+                cause = Cause.REJECTED_DUE_TO_SECURITY_CONSIDERATIONS
+                error = OperationError.of(cause)
+                state.emit(DeregistrationRefused(msg.pool_handle, msg.pe_id, assoc_id, cause))
+        response = DeregistrationResponse(pool_handle=msg.pool_handle, pe_id=msg.pe_id, error=error)
+        state.act(Send(Endpoint.ASAP, assoc_id, response))
 
     # ---------------------------------------------------------- handle resolution
 
@@ -223,17 +297,11 @@ class AsapServer:
         items = msg.items if msg.items else config.max_hr_items  # None or 0: our default
         items = min(items, MAX_HR_ITEMS)  # 0xffffffff ("all") included
         selected: list[StoredPE] = []
-        if self.hr_limit.allow(assoc_id, handle, now):
+        if self.hr_limit.allow(self.reporter(assoc_id, peer), handle, now):
             selected = state.handlespace.select(handle, items, config.max_increment)
         else:
             state.emit(RateLimited(assoc_id, "Handle Resolution", handle))
         wire_pes = [p for p in (state.wire_pe(pe, asap=False) for pe in selected) if p]
-        if not wire_pes:
-            error = OperationError.of(Cause.UNKNOWN_POOL_HANDLE)
-            response = HandleResolutionResponse(pool_handle=handle, error=error)
-            state.act(Send(Endpoint.ASAP, assoc_id, response))
-            state.emit(HandleResolved(assoc_id, handle, (), Cause.UNKNOWN_POOL_HANDLE))
-            return
         # RSPLIB: the first selected PE's policy settings stand for the pool's policy.
         size = 4 + 8 + len(handle) + 3 + 4 * 9
         fitting: list[PoolElement] = []
@@ -242,6 +310,12 @@ class AsapServer:
             if size > MAX_MESSAGE_SIZE:
                 break
             fitting.append(p)
+        if not fitting:  # no pool (or rate-limited; a stored PE always fits, see store.py)
+            error = OperationError.of(Cause.UNKNOWN_POOL_HANDLE)
+            response = HandleResolutionResponse(pool_handle=handle, error=error)
+            state.act(Send(Endpoint.ASAP, assoc_id, response))
+            state.emit(HandleResolved(assoc_id, handle, (), Cause.UNKNOWN_POOL_HANDLE))
+            return
         response = HandleResolutionResponse(
             pool_handle=handle, policy=fitting[0].policy, pool_elements=tuple(fitting)
         )
@@ -251,37 +325,44 @@ class AsapServer:
     def endpoint_unreachable(
         self, msg: EndpointUnreachable, assoc_id: AssocId, peer: TransportAddress, now: int
     ) -> None:
-        """Count the report; at ``max_bad_pe_reports`` remove the PE (DEL only if home)."""
+        """Count the report (RFC 5352 §3.5). Once the count *exceeds* MAX-BAD-PE-REPORT the
+        home registrar checks the PE with an Endpoint Keep Alive (one outstanding at a time);
+        only a Keep Alive that goes unanswered removes it (``keep_alive_timeout_timer``), and an
+        Ack clears the count. A registrar that is not the PE's home cannot check it (the PE
+        acks its home only) and leaves it to the home's supervision."""
         state = self.state
         key = (msg.pool_handle, msg.pe_id)
-        if not self.eu_limit.allow(assoc_id, key, now):
+        if not self.eu_limit.allow(self.reporter(assoc_id, peer), key, now):
             state.emit(RateLimited(assoc_id, "Endpoint Unreachable", msg.pool_handle))
             return
-        removed = state.handlespace.report_unreachable(*key)
-        if removed is not None:
-            reports = state.config.max_bad_pe_reports
-        else:
-            pe = state.handlespace.find(*key)
-            reports = 0 if pe is None else pe.unreachable_reports
-        state.emit(EndpointUnreachableReported(*key, reports, removed is not None))
-        if removed is not None:
-            home = state.is_home(removed)
-            state.forget_pe(removed, RemovalReason.UNREACHABLE, announce=home)
+        reports = state.handlespace.count_unreachable(*key) or 0
+        state.emit(EndpointUnreachableReported(*key, reports, False))
+        pe = state.handlespace.find(*key)
+        if pe is None or reports <= state.config.max_bad_pe_reports or not state.is_home(pe):
+            return
+        if (Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key) not in state.timers:
+            self.send_keep_alive(pe, now)
 
     # ---------------------------------------------------------------- keep-alive
 
     def keep_alive_ack(
         self, msg: EndpointKeepAliveAck, assoc_id: AssocId, peer: TransportAddress, now: int
     ) -> None:
-        """Matched on (pool handle, PE id), from any association (RSPLIB)."""
+        """Matched on (pool handle, PE id), from the PE's association or its own addresses
+        (RSPLIB: from any association; a stranger's Ack would keep a dead PE alive)."""
         state = self.state
         key = (msg.pool_handle, msg.pe_id)
         pe = state.handlespace.find(*key)
         if pe is None or not state.is_home(pe):
             state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, "Keep Alive Ack for no home PE"))
             return
+        if not self.speaks_for(pe, assoc_id, peer):
+            reason = "Keep Alive Ack from another host than the PE's"
+            state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
+            return
         if key not in state.pe_assoc:  # a taken-over PE answered our H-bit Keep Alive
             state.bind_pe(key, assoc_id)
+        pe.unreachable_reports = 0
         state.supervise(pe, now)
 
     def send_keep_alive(self, pe: StoredPE, now: int) -> None:
@@ -315,7 +396,10 @@ class AsapServer:
         if pe is None or not state.is_home(pe):
             return
         assoc_id = state.pe_assoc.get(key)
-        state.remove_pe(pe, RemovalReason.KEEP_ALIVE_TIMEOUT, announce=True)
+        reason = RemovalReason.KEEP_ALIVE_TIMEOUT
+        if pe.unreachable_reports > state.config.max_bad_pe_reports:
+            reason = RemovalReason.UNREACHABLE  # the Keep Alive that checked the reports
+        state.remove_pe(pe, reason, announce=True)
         if assoc_id is not None:
             self.abort(assoc_id, "Endpoint Keep Alive timeout")
 
@@ -337,3 +421,8 @@ class AsapServer:
         state.act(Multicast(Endpoint.ASAP, announce))
         cycle = state.jittered(config.server_announce_cycle)
         state.timers.set((Timer.SERVER_ANNOUNCE_CYCLE, None), now + cycle)
+
+
+def _raw_tlv(param: UnknownParameter) -> bytes:
+    """The parameter as it arrived (header and value, no padding): the cause's data."""
+    return param.encode()[: 4 + len(param.value)]

@@ -30,6 +30,7 @@ from rserpool.proto.registrar.events import (
     AssociationAborted,
     MessageIgnored,
     MessageRejected,
+    RegistrationRefused,
     RemovalReason,
 )
 from rserpool.proto.registrar.machines import StartupState
@@ -45,7 +46,9 @@ from rserpool.wire import (
     EnrpType,
     Message,
     OperationError,
+    ParamType,
     Presence,
+    RegistrationResponse,
     decode_message_untrusted,
 )
 
@@ -237,7 +240,9 @@ class RegistrarCore:
         self, endpoint: Endpoint, assoc_id: AssocId, data: bytes, exc: DecodeError
     ) -> None:
         """RSPLIB: a parse error is answered with an ASAP/ENRP Error, unless the action bits
-        said "stop silently" or the bad message is itself an Error."""
+        said "stop silently" or the bad message is itself an Error. A Registration whose pool
+        handle and PE id can still be read gets a Registration Response with the Reject flag
+        and the cause instead (RFC 5352 §3.1; an RSPLIB PE aborts on an ASAP Error)."""
         state = self._state
         is_error = len(data) >= 1 and data[0] == _ERROR_TYPE[endpoint]
         sender = _enrp_sender(data) if endpoint is Endpoint.ENRP else None
@@ -247,10 +252,40 @@ class RegistrarCore:
             return
         error = OperationError.of(exc.cause, (exc.tlv or b"")[:_MAX_CAUSE_DATA])
         if endpoint is Endpoint.ASAP:
+            registration = _registration_key(data)
+            if registration is not None:  # RFC 5352 §3.1: a rejecting Registration Response
+                handle, pe_id = registration
+                response = RegistrationResponse(
+                    pool_handle=handle, pe_id=pe_id, reject=True, error=error
+                )
+                state.act(Send(endpoint, assoc_id, response))
+                state.emit(RegistrationRefused(handle, pe_id, assoc_id, exc.cause))
+                return
             state.act(Send(endpoint, assoc_id, AsapError(error=error)))
         else:
             message = EnrpError(sender_id=state.server_id, receiver_id=sender or 0, error=error)
             state.act(Send(endpoint, assoc_id, message))
+
+
+def _registration_key(data: bytes) -> tuple[bytes, int] | None:
+    """(pool handle, PE id) of an undecodable ASAP Registration, when its first two
+    parameters are still a Pool Handle and a Pool Element with its PE id; else None."""
+    if len(data) < 4 or data[0] != AsapType.REGISTRATION:
+        return None
+    end = min(len(data), struct.unpack_from("!H", data, 2)[0])
+    pos, found = 4, []
+    for want in (ParamType.POOL_HANDLE, ParamType.POOL_ELEMENT):
+        if end - pos < 4:
+            return None
+        param_type, length = struct.unpack_from("!HH", data, pos)
+        if param_type != want or length < 4 or pos + length > end:
+            return None
+        found.append(data[pos + 4 : pos + length])
+        pos += (length + 3) & ~3
+    handle, element = found
+    if not handle or len(element) < 4:
+        return None
+    return handle, int(struct.unpack_from("!I", element, 0)[0])
 
 
 def _enrp_sender(data: bytes) -> int | None:

@@ -81,6 +81,23 @@ class RegistrationRefused(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class DeregistrationRefused(Event):
+    """A Deregistration for a PE registered by someone else (docs/registrar.md, "Hostile
+    input"): answered with ``cause``, nothing changed."""
+
+    pool_handle: bytes
+    pe_id: int
+    assoc_id: AssocId
+    cause: int
+
+    def __str__(self) -> str:
+        return (
+            f"Deregistration of PE {ident(self.pe_id)} in {handle_text(self.pool_handle)} "
+            f"from ASAP assoc {self.assoc_id} refused: {cause_text(self.cause)}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PoolElementLearned(Event):
     """A peer's Handle Update ADD_PE or Handle Table Response entry was applied."""
 

@@ -364,22 +364,33 @@ def test_association_loss_removes_its_pes(pair: Sim) -> None:
 
 
 def test_endpoint_unreachable_threshold(pair: Sim) -> None:
+    """RFC 5352 §3.5: past MAX-BAD-PE-REPORT (exceeded, not reached) the home registrar sends
+    an Endpoint Keep Alive; only an unanswered one removes the PE. A non-home registrar
+    cannot check the PE and keeps it."""
     pe = pair.fake("PE1", "10.1.0.1")
     pe.send("PR1", pe.registration(b"P", 1))
     pu = pair.fake("PU1", "10.2.0.1")
     report = EndpointUnreachable(pool_handle=b"P", pe_id=1)
-    # Reports to the non-home registrar: removed there only, no Handle Update DEL.
-    for _ in range(2):
+    for _ in range(5):
         pu.send("PR2", report)
     assert (b"P", 1, PR1) in pair.pes("PR2")
-    pu.send("PR2", report)
-    assert pair.pes("PR2") == set() and pair.pes("PR1") == {(b"P", 1, PR1)}
     assert pu.inbox == []  # no response
-    # Reports to the home registrar: removed and DEL sent.
-    pair.registrars["PR1"]
+    # Home registrar: three reports reach the threshold, nothing happens.
     for _ in range(3):
         pu.send("PR1", report)
-    assert pair.pes("PR1") == set()
+    assert not pe.received(EndpointKeepAlive)
+    pu.send("PR1", report)  # the fourth exceeds it: a Keep Alive, answered: the PE stays
+    assert len(pe.received(EndpointKeepAlive)) == 1
+    assert pair.pes("PR1") == {(b"P", 1, PR1)}
+    assert not pair.events_of("PR1", PoolElementRemoved)
+    # The Ack cleared the count; a PE that does not answer is removed after the timeout.
+    pe.ack_keep_alives = False
+    for _ in range(4):
+        pu.send("PR1", report)
+    assert len(pe.received(EndpointKeepAlive)) == 2
+    assert pair.pes("PR1")
+    pair.run(5001)
+    assert pair.pes("PR1") == set() == pair.pes("PR2")
     [removed] = pair.events_of("PR1", PoolElementRemoved)
     assert removed.reason is RemovalReason.UNREACHABLE
 
@@ -414,7 +425,10 @@ def test_other_ppid_is_ignored(lone: Sim) -> None:
     assert lone.events_of("PR1", MessageIgnored)
 
 
-def test_bad_registration_gets_asap_error(lone: Sim) -> None:
+def test_bad_registration_gets_rejecting_response(lone: Sim) -> None:
+    """RFC 5352 §3.1: a Registration the decoder rejects is answered with a Registration
+    Response (Reject, the cause and TLV) when its handle and PE id can be read; else with an
+    ASAP Error."""
     pe = lone.fake("PE1", "10.1.0.1")
     data = bytearray(encode_message(pe.registration(b"P", 1)))
     at = data.index(bytes(ip("10.1.0.1").packed)) - 4  # the IPv4 address parameter
@@ -423,13 +437,22 @@ def test_bad_registration_gets_asap_error(lone: Sim) -> None:
         decode_message_untrusted(PPID.ASAP, bytes(data))
     assert exc.value.report and exc.value.tlv
     pe.send_raw("PR1", int(PPID.ASAP), bytes(data))
+    assert pe.received(AsapError) == []
+    [response] = pe.received(RegistrationResponse)
+    assert response.reject and (response.pool_handle, response.pe_id) == (b"P", 1)
+    assert response.error is not None
+    assert response.error.code == exc.value.cause == Cause.INVALID_VALUES
+    assert response.error.causes[0].data == exc.value.tlv
+    # No Pool Handle to answer with ("stop and report" bits in its place): an ASAP Error.
+    reported = bytearray(data)
+    reported[4:6] = b"\x40\x07"
+    pe.send_raw("PR1", int(PPID.ASAP), bytes(reported))
     [error] = pe.received(AsapError)
-    assert error.error.code == exc.value.cause == Cause.INVALID_VALUES
-    assert error.error.causes[0].data == exc.value.tlv
+    assert error.error.code == Cause.UNRECOGNIZED_PARAMETER
     # A parameter type with "stop" action bits (00) ends parsing silently.
     data[4:6] = b"\x00\x07"  # the Pool Handle becomes an (unsupported here) UDP-Lite TLV
     pe.send_raw("PR1", int(PPID.ASAP), bytes(data))
-    assert len(pe.received(AsapError)) == 1
+    assert len(pe.received(AsapError)) == 1 and len(pe.received(RegistrationResponse)) == 1
     # An unknown message type with "stop and report" bits is answered with 0x0002.
     pe.send_raw("PR1", int(PPID.ASAP), b"\x41\x00\x00\x04")
     assert pe.last().error.code == Cause.UNRECOGNIZED_MESSAGE  # type: ignore[attr-defined]
