@@ -23,8 +23,12 @@ SCTP), a receive task feeds the core everything already queued on its socket (up
 the socket takes them: one pass through Trio's scheduler per batch instead of several per
 message. The actions, and their order, are the same. Time is ``int(trio.current_time() * 1000)``
 milliseconds, never decreasing.
-A message that cannot be sent is dropped (the protocol's timers deal with it); an exception
-inside the core while it handles input is logged and counted, never fatal.
+A message that cannot be sent is dropped (the protocol's timers deal with it). No single input
+can stop the registrar: an exception inside the core while it handles one input, or while the
+driver encodes, sends or logs one action or event, is logged with the endpoint and association
+and counted (``internal_errors``, ``send_errors``); that input or action is lost, every other
+association goes on. Aborting an association is the core's decision (an ``Abort`` action),
+never the driver's.
 """
 
 from __future__ import annotations
@@ -215,7 +219,7 @@ class Registrar:
                 item = await sock.sctp.receive()
             except trio.ClosedResourceError:  # closed under us (a simulated crash)
                 return
-            self._input(sock, item)
+            self._guarded_input(sock, item)
             if immediate is not None:  # what else is queued already, without a checkpoint
                 for _ in range(BATCH - 1):
                     try:
@@ -224,8 +228,17 @@ class Registrar:
                         break  # the next receive() reports it
                     if queued is None:
                         break
-                    self._input(sock, queued)
+                    self._guarded_input(sock, queued)
             await self._flush()
+
+    def _guarded_input(self, sock: Socket, item: Received) -> None:
+        try:
+            self._input(sock, item)
+        except Exception:
+            self.statistics.internal_errors += 1
+            assoc = getattr(item, "assoc_id", None)
+            log.exception("%s assoc %s: handling %s failed", sock.kind.value, assoc,
+                          type(item).__name__)  # fmt: skip
 
     def _input(self, sock: Socket, item: Received) -> None:
         """Feed one received item to the core (or to the association table)."""
@@ -306,9 +319,13 @@ class Registrar:
 
     def _on_event(self, event: Event) -> None:
         self.statistics.count(event)
-        level = event_level(event)
-        if log.isEnabledFor(level):  # render only what is written
-            log.log(level, "%s", self._event_text(event))
+        try:
+            level = event_level(event)
+            if log.isEnabledFor(level):  # render only what is written
+                log.log(level, "%s", self._event_text(event))
+        except Exception:
+            self.statistics.internal_errors += 1
+            log.exception("rendering %s failed", type(event).__name__)
         self._stream.publish(event)
 
     def _event_text(self, event: Event) -> str:
@@ -319,6 +336,16 @@ class Registrar:
         return event_text(event)
 
     async def _perform(self, action: Action) -> None:
+        """Carry out one action; whatever goes wrong stays with that action."""
+        try:
+            await self._perform_one(action)
+        except Exception:
+            self.statistics.send_errors += 1
+            assoc = getattr(action, "assoc_id", None)
+            log.exception("%s assoc %s: %s failed", action.endpoint.value, assoc,
+                          type(action).__name__)  # fmt: skip
+
+    async def _perform_one(self, action: Action) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", action)
         if isinstance(action, Send):
@@ -337,6 +364,13 @@ class Registrar:
         assoc_id = send.assoc_id
         try:
             data = send.encode()
+        except Exception as exc:  # EncodeError: a core bug; the message is lost, nothing else
+            self.statistics.send_errors += 1
+            where = f"assoc {assoc_id}" if assoc_id is not None else f"to {send.to}"
+            log.error("%s %s: cannot encode %s: %s", send.endpoint.value, where,
+                      send.message.summary(), exc)  # fmt: skip
+            return
+        try:
             if assoc_id is None:
                 if send.to is None or not send.to.addresses:
                     self.statistics.sends_dropped += 1

@@ -43,6 +43,7 @@ class RegistrarStatistics:
     multicast_failures: int = 0
     connects: int = 0  # associations we started for Send(to=...)
     sends_dropped: int = 0  # the association was gone or the send failed
+    send_errors: int = 0  # an action that could not be encoded or performed (logged)
     aborts: int = 0
     associations_up: Counter[str] = field(default_factory=Counter)
     associations_lost: Counter[str] = field(default_factory=Counter)
@@ -131,6 +132,7 @@ def statistics_document(
             "started_by_us": stats.connects,
         },
         "messages_not_sent": stats.sends_dropped,
+        "send_errors": stats.send_errors,
         "multicast_failures": stats.multicast_failures,
         "internal_errors": stats.internal_errors,
     }
