@@ -12,11 +12,13 @@
 * **session connections** (:class:`~rserpool.drivers._session_io.Connection`, run by
   :mod:`rserpool.drivers._session_io`): one one-to-one association each.
 
-Every input is followed by :meth:`AsapClientDriver.flush`: under one lock, the core's events are
-dispatched (:meth:`AsapClientDriver.dispatch`, then a bounded public channel; when it is full,
-events are counted as dropped, never waited for) and its actions performed in order. Time is
-``int(trio.current_time() * 1000)`` ms, never decreasing. An exception inside the core is logged
-and counted, never fatal; bad bytes from the network are the core's business.
+Every input is followed by :meth:`AsapClientDriver.flush`, the loop every driver shares
+(:func:`rserpool.drivers._loop.flush`): under one lock, the core's events are dispatched
+(:meth:`AsapClientDriver.dispatch`, by the event's type, then a bounded public channel, an
+:class:`~rserpool.drivers._loop.EventStream`; when it is full, events are counted as dropped,
+never waited for) and its actions performed in order, each by the performer for its type. Time
+is ``int(trio.current_time() * 1000)`` ms, never decreasing. An exception inside the core is
+logged and counted, never fatal; bad bytes from the network are the core's business.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from contextlib import suppress
 
 import trio
 
+from rserpool.drivers import _loop
 from rserpool.drivers._clock import CoreClock
 from rserpool.drivers._session_io import GONE, Connection, SessionConnections, SessionGone
 from rserpool.drivers.associations import parse_ip, transport_of
@@ -69,6 +72,7 @@ __all__ = [
 ]
 
 _Performer = Callable[[EndpointAction], Awaitable[None]]
+_Dispatcher = Callable[[Event], None]
 
 
 def registrar_addresses(
@@ -136,11 +140,11 @@ class AsapClientDriver(SessionConnections):
         self.announces = announces
         self.announce_group = announce_group
         self.session_params = session_params
-        self.events_dropped = 0
         self.internal_errors = 0
         self.connections: dict[int, Connection] = {}
-        send, self.events = trio.open_memory_channel[Event](event_buffer)
-        self._event_send = send
+        self._stream = _loop.EventStream(event_buffer)
+        # opened now, not when first read: the channel holds the node's events from its start
+        self.events: trio.MemoryReceiveChannel[Event] = self._stream.events
         self._lock = trio.Lock()
         self._clock = CoreClock()
         self._asap: SctpEndpoint | None = None
@@ -161,11 +165,19 @@ class AsapClientDriver(SessionConnections):
             CloseSession: self.perform_session,
             ConnectSession: self.perform_session,
         }
+        # which core events the node acts on, by type (subclasses add theirs; every event
+        # goes to ``events`` as well)
+        self._dispatchers: dict[type[Event], _Dispatcher] = {}
 
     # ------------------------------------------------------------------ running
 
     def now(self) -> int:
         return self._clock.now()
+
+    @property
+    def events_dropped(self) -> int:
+        """Events that found :attr:`events` full (nobody read it)."""
+        return self._stream.dropped
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -275,16 +287,7 @@ class AsapClientDriver(SessionConnections):
 
     async def flush(self) -> None:
         """Dispatch the core's events and perform its actions, until both are drained."""
-        async with self._lock:
-            while True:
-                for event in self.core.events():
-                    self._publish(event)
-                actions = self.core.outgoing()
-                if not actions:
-                    break
-                for action in actions:
-                    await self._perform(action)
-        self._clock.deadline_changed(self.core.next_deadline())
+        await _loop.flush(self.core, self._lock, self._clock, self._publish, self._perform)
 
     def _publish(self, event: Event) -> None:
         self.log.debug("%s", event)
@@ -293,15 +296,14 @@ class AsapClientDriver(SessionConnections):
         except Exception:
             self.internal_errors += 1
             self.log.exception("dispatching %s failed", event)
-        try:
-            self._event_send.send_nowait(event)
-        except trio.WouldBlock:
-            self.events_dropped += 1
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
+        self._stream.publish(event)
 
     def dispatch(self, event: Event) -> None:
-        """Route an event to whoever waits for it (subclasses); never blocks."""
+        """Route an event to whoever waits for it (the subclass's dispatcher for its type);
+        never blocks."""
+        dispatcher = self._dispatchers.get(type(event))
+        if dispatcher is not None:
+            dispatcher(event)
 
     async def _perform(self, action: EndpointAction) -> None:
         self.log.debug("%s", action)

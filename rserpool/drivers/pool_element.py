@@ -122,16 +122,18 @@ class PoolElementNode(AsapClientDriver):
         self._changed = trio.Event()
         self.last_failure: RegistrationFailed | None = None
         # which core events the node acts on, by type (the rest only go to ``events``)
-        self._dispatchers: dict[type[Event], Callable[[Event], None]] = {
-            DataReceived: self._to_session,
-            CookieEchoReceived: self._to_session,
-            BusinessCardReceived: self._to_session,
-            SessionClosed: self._session_closed,
-            Registered: self._registration_changed,
-            Deregistered: self._registration_changed,
-            HomeRegistrarLost: self._registration_changed,
-            RegistrationFailed: self._registration_changed,
-        }
+        self._dispatchers.update(
+            {
+                DataReceived: self._to_session,
+                CookieEchoReceived: self._to_session,
+                BusinessCardReceived: self._to_session,
+                SessionClosed: self._session_closed,
+                Registered: self._registration_changed,
+                Deregistered: self._registration_changed,
+                HomeRegistrarLost: self._registration_changed,
+                RegistrationFailed: self._registration_changed,
+            }
+        )
 
     # ------------------------------------------------------------------ queries
 
@@ -281,11 +283,6 @@ class PoolElementNode(AsapClientDriver):
     def inbox_room(self, conn: Connection) -> Throttle | None:
         session = self.sessions_by_id.get(conn.number)
         return None if session is None else session.inbox
-
-    def dispatch(self, event: Event) -> None:
-        handler = self._dispatchers.get(type(event))
-        if handler is not None:
-            handler(event)
 
     def _to_session(self, event: Event) -> None:
         assert isinstance(event, SessionItem)

@@ -117,6 +117,15 @@ class PoolUserSession:
         self._changed.set()
         self._changed = trio.Event()
 
+    def _held_went_out(self) -> None:
+        """(Re)connected: the core has sent what it held."""
+        self.released += self.held
+        self.held = 0
+
+    def _deliver(self, item: SessionItem) -> None:
+        self.inbox.put(item)
+        self._notify()
+
     @property
     def state(self) -> SessionState | None:
         """RESOLVING, WAITING, CONNECTING, ESTABLISHED; None once closed."""
@@ -216,6 +225,20 @@ class PoolUserNode(AsapClientDriver):
         self.session_connection: dict[int, int] = {}  # session -> its current connection
         self._connection_session: dict[int, int] = {}
         self._queries: dict[int, _Query] = {}
+        # which core events the node acts on, by type (the rest only go to ``events``)
+        self._dispatchers.update(
+            {
+                Resolved: self._resolution_done,
+                ResolutionFailed: self._resolution_done,
+                DataReceived: self._to_session,
+                BusinessCardReceived: self._to_session,
+                CookieReceived: self._cookie_received,
+                SessionConnected: self._session_connected,
+                FailoverNecessary: self._failover_necessary,
+                FailoverComplete: self._failover_complete,
+                SessionClosed: self._session_closed,
+            }
+        )
 
     @property
     def home(self) -> HomeRegistrar | None:
@@ -304,42 +327,55 @@ class PoolUserNode(AsapClientDriver):
         session = self.sessions.get(self._connection_session.get(conn.number, -1))
         return None if session is None else session.inbox
 
-    def dispatch(self, event: Event) -> None:
-        if isinstance(event, Resolved | ResolutionFailed):
-            query = self._queries.get(event.query)
-            if query is not None:
-                query.result = event
-                query.done.set()
-            return
-        items = (
-            DataReceived,
-            CookieReceived,
-            BusinessCardReceived,
-            SessionConnected,
-            FailoverNecessary,
-            FailoverComplete,
-        )
-        if isinstance(event, items):
-            session = self.sessions.get(event.session)
-            if session is None:
-                return
-            if isinstance(event, CookieReceived):
-                session.cookie = event.cookie
-            elif isinstance(event, SessionConnected | FailoverComplete):
-                session.released += session.held  # the core sent what it held
-                session.held = 0
-                if isinstance(event, FailoverComplete):
-                    session.failovers += 1
-            elif isinstance(event, FailoverNecessary):
-                session.epoch += 1
-            session.inbox.put(event)
+    def _resolution_done(self, event: Event) -> None:
+        assert isinstance(event, Resolved | ResolutionFailed)
+        query = self._queries.get(event.query)
+        if query is not None:
+            query.result = event
+            query.done.set()
+
+    def _to_session(self, event: Event) -> None:
+        assert isinstance(event, DataReceived | BusinessCardReceived)
+        session = self.sessions.get(event.session)
+        if session is not None:
+            session._deliver(event)
+
+    def _cookie_received(self, event: Event) -> None:
+        assert isinstance(event, CookieReceived)
+        session = self.sessions.get(event.session)
+        if session is not None:
+            session.cookie = event.cookie
+            session._deliver(event)
+
+    def _session_connected(self, event: Event) -> None:
+        assert isinstance(event, SessionConnected)
+        session = self.sessions.get(event.session)
+        if session is not None:
+            session._held_went_out()
+            session._deliver(event)
+
+    def _failover_necessary(self, event: Event) -> None:
+        assert isinstance(event, FailoverNecessary)
+        session = self.sessions.get(event.session)
+        if session is not None:
+            session.epoch += 1
+            session._deliver(event)
+
+    def _failover_complete(self, event: Event) -> None:
+        assert isinstance(event, FailoverComplete)
+        session = self.sessions.get(event.session)
+        if session is not None:
+            session._held_went_out()
+            session.failovers += 1
+            session._deliver(event)
+
+    def _session_closed(self, event: Event) -> None:
+        assert isinstance(event, SessionClosed)
+        session = self.sessions.get(event.session)
+        if session is not None:
+            session.inbox.close()
             session._notify()
-        elif isinstance(event, SessionClosed):
-            session = self.sessions.get(event.session)
-            if session is not None:
-                session.inbox.close()
-                session._notify()
-            self.session_connection.pop(event.session, None)
+        self.session_connection.pop(event.session, None)
 
 
 def _handle(pool_handle: bytes | str) -> bytes:
