@@ -265,8 +265,8 @@ class AsapServer:
             self._asap_transport[peer] = asap
         if asap is None:
             raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_ASAP_ADDRESSES)
-        if user_addresses != user.addresses:
-            user = dataclasses.replace(user, addresses=user_addresses)
+        if user_addresses != user.addresses or user.extensions:  # stored without unknowns
+            user = dataclasses.replace(user, addresses=user_addresses, extensions=())
         return self._share(user), asap
 
     def deregistration(
