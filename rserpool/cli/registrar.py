@@ -165,6 +165,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    metavar="ADDR[:PORT][,ADDR...]",
                    help="a static ENRP peer (port 9901 unless given); repeat the option for "
                         "more peers (default: none, peers are found by multicast)")  # fmt: skip
+    a.add_argument("--peers-only", action="store_true",
+                   help="accept only the --peer registrars as peers: Presence, List Responses "
+                        "and multicast from any other address are ignored; for deployments "
+                        "without TLS between registrars (default: off, any registrar that "
+                        "announces itself becomes a peer)")  # fmt: skip
     a.add_argument("--identifier", type=parse_identifier, default=0, metavar="ID",
                    help="the registrar id, 0x..., $... or decimal, 1..0xffffffff (default: "
                         "random, as with 0)")  # fmt: skip
@@ -226,7 +231,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def translate(argv: list[str]) -> tuple[list[str], list[str]]:
-    flags = {"supporttakeoversuggestion": "--support-takeover-suggestion"}
+    flags = {
+        "supporttakeoversuggestion": "--support-takeover-suggestion",
+        "peersonly": "--peers-only",
+    }
     return translate_rsplib(argv, RSPLIB_NAMES, flags)
 
 
@@ -253,6 +261,7 @@ def build_config(args: argparse.Namespace) -> tuple[RegistrarConfig, Groups]:
         asap_announce=args.asap_announce is not None,
         enrp_announce=args.enrp_announce is not None,
         static_peers=tuple(args.peer),
+        static_peers_only=args.peers_only,
         min_address_scope=scope,
         max_bad_pe_reports=args.max_bad_pe_reports,
         max_hr_items=args.max_hr_items,

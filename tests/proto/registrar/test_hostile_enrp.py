@@ -276,3 +276,18 @@ def test_lost_second_handle_table_request_leaves_no_stale_continuation(sim: Sim)
     assert sim.pes("PR2") == sim.pes("PR1") == {(b"P", n, PR1) for n in range(1, 11)}
     removed = sim.events_of("PR2", PoolElementRemoved)
     assert not [e for e in removed if e.reason is RemovalReason.RESYNC_PURGE]
+
+
+def test_peers_only_option_on_the_command_line() -> None:
+    from rserpool.cli import build_parser
+    from rserpool.cli import registrar as cli_registrar
+
+    for argv in (["--peer", "10.0.0.2", "--peers-only"], ["-peer=10.0.0.2", "-peersonly"]):
+        rest, _notes = cli_registrar.translate(argv)
+        config, _ = cli_registrar.build_config(build_parser().parse_args(["registrar", *rest]))
+        assert config.static_peers_only
+        assert config.static_peers == (TransportAddress((ip("10.0.0.2"),), 9901),)
+    rest, _ = cli_registrar.translate([])
+    config, _ = cli_registrar.build_config(build_parser().parse_args(["registrar", *rest]))
+    assert not config.static_peers_only
+    assert "static peers only" in cli_registrar.banner(config, {})
