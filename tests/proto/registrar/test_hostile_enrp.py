@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rserpool.proto.common import Endpoint, TransportAddress
+from rserpool.proto.common import Endpoint, Send, TransportAddress
 from rserpool.proto.registrar import (
     MessageIgnored,
     PoolElementRemoved,
@@ -21,6 +21,7 @@ from rserpool.wire import (
     HandleResolution,
     HandleResolutionResponse,
     HandleTableRequest,
+    HandleTableResponse,
     HandleUpdate,
     InitTakeover,
     ListRequest,
@@ -257,6 +258,7 @@ def test_lost_second_handle_table_request_leaves_no_stale_continuation(sim: Sim)
     sim.run(6000)
     assert sim.pes("PR2") == sim.pes("PR1")
     requests = {"n": 0}
+    lost = {"at": -1}
 
     def drop(src: str, dst: str, data: bytes) -> bool:
         try:
@@ -265,7 +267,9 @@ def test_lost_second_handle_table_request_leaves_no_stale_continuation(sim: Sim)
             return False
         if isinstance(message, HandleTableRequest) and src == "PR2":
             requests["n"] += 1
-            return requests["n"] == 2  # the second request of the audit is lost
+            if requests["n"] == 2:  # the second request of the audit is lost
+                lost["at"] = sim.now
+                return True
         return False
 
     sim.drop = drop
@@ -273,6 +277,16 @@ def test_lost_second_handle_table_request_leaves_no_stale_continuation(sim: Sim)
     sim.registrars["PR2"].handlespace.deregister(b"P", 9)
     sim.run(30_000)
     assert requests["n"] >= 3  # the audit started again after the loss
+    # The first page after the lost request starts the table again (not at page 2).
+    after = [
+        a.message
+        for t, n, a in sim.actions
+        if n == "PR1"
+        and t > lost["at"]
+        and isinstance(a, Send)
+        and isinstance(a.message, HandleTableResponse)
+    ]
+    assert after and after[0].entries[0].pool_elements[0].pe_id == 1
     assert sim.pes("PR2") == sim.pes("PR1") == {(b"P", n, PR1) for n in range(1, 11)}
     removed = sim.events_of("PR2", PoolElementRemoved)
     assert not [e for e in removed if e.reason is RemovalReason.RESYNC_PURGE]
