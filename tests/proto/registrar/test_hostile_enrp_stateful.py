@@ -184,7 +184,11 @@ class HostileEnrp(RuleBasedStateMachine):
             self.rogue.send(name, ListRequest(sender_id=sender, receiver_id=NAMES[name]))
         elif kind == "table":
             self.rogue.send(name, HandleTableRequest(sender_id=sender, receiver_id=NAMES[name]))
-        else:
+        elif self.peers_only or sender in {
+            p.server_id for p in self.sim.registrars[name].peers() if p.verified
+        }:
+            # An id no verified peer holds is simply taken (a Presence introduces a peer: the
+            # documented limit without TLS or --peers-only); a verified peer's id must not be.
             self.rogue.send(name, self.rogue.presence(sender, checksum=0))
 
     @rule(data=st.data(), fresh=st.booleans(), n=st.integers(1, 250))
