@@ -3,8 +3,9 @@ events and the next deadline out. Every input is checked against ``state.TRANSIT
 
 The endpoint (``rserpool.sctp.endpoint``) owns the associations: it answers INIT without
 state, authenticates COOKIE ECHO, and hands each association the packets that are its own.
-Chunk handlers live in ``rserpool.sctp.receiving``; this module keeps the TCB, the timers,
-the user calls and the packet building (bundling, §6.10).
+The user calls live in ``rserpool.sctp.user_calls``, the setup handlers in
+``rserpool.sctp.initiation`` and the other chunk handlers in ``rserpool.sctp.receiving``; this
+module keeps the TCB, the timers, the paths and the packet building (bundling, §6.10).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 from dataclasses import dataclass
 
 from rserpool.sctp.causes import ErrorCause
-from rserpool.sctp.chunks import Abort, Chunk, Heartbeat, Init, Shutdown, ShutdownAck
+from rserpool.sctp.chunks import Chunk, Heartbeat, Init
 from rserpool.sctp.config import SctpConfig
 from rserpool.sctp.cookie import CookieJar
 from rserpool.sctp.errors import SctpUsageError
@@ -25,11 +26,10 @@ from rserpool.sctp.events import (
     NetworkStatusChange,
     SctpEvent,
 )
-from rserpool.sctp.handshake import address_parameters
 from rserpool.sctp.inbound import Inbound
 from rserpool.sctp.outbound import Outbound
 from rserpool.sctp.packet import assemble
-from rserpool.sctp.params import CookiePreservative, IPAddress
+from rserpool.sctp.params import IPAddress
 from rserpool.sctp.path import Path
 from rserpool.sctp.state import USER_INPUTS, Input, State, transition
 
@@ -299,93 +299,6 @@ class AssociationBase:
         self.enter(event, State.CLOSED)
         self._timers.clear()
         self._control.clear()
-
-    # ------------------------------------------------------------------- user calls
-
-    def associate(self, addresses: tuple[IPAddress, ...], port: int, now: int) -> None:
-        """§11.1.2: send INIT to the first address, enter COOKIE-WAIT."""
-        self._user(Input.ASSOCIATE)
-        self.my_tag = self.rng.randint(1, 0xFFFFFFFF)
-        self.local_tsn = self.rng.getrandbits(32)
-        for address in addresses:
-            self.add_path(address, port, confirmed=True)
-        self.primary = addresses[0]
-        self.enter(Input.ASSOCIATE, State.COOKIE_WAIT)
-        self.send_init(now)
-
-    def send_init(self, now: int) -> None:
-        params = address_parameters(self.local_addresses)
-        if self.cookie_increment:
-            params += (CookiePreservative(self.cookie_increment),)
-        c = self.config
-        self.init_chunk = Init(
-            self.my_tag, c.a_rwnd, c.outbound_streams, c.inbound_streams, self.local_tsn, params
-        )
-        paths = list(self.paths.values())
-        path = paths[self.init_tries % len(paths)]  # retransmissions rotate addresses
-        self.send_alone([self.init_chunk], path.address, path.udp_port, 0)
-        self.set_timer(Timer.T1_INIT, now + path.rto.rto)
-
-    def send(self, stream: int, ppid: int, data: bytes, now: int, unordered: bool = False) -> None:
-        """§11.1.5: queue one user message (fragmented if it does not fit a packet)."""
-        self._user(Input.SEND)
-        if len(data) == 0 or len(data) > self.config.max_message_size:
-            raise SctpUsageError(
-                f"message of {len(data)} bytes (1..{self.config.max_message_size})"
-            )
-        if not 0 <= ppid <= 0xFFFFFFFF:
-            raise SctpUsageError(f"PPID {ppid} does not fit 32 bits")
-        streams = self.outbound.outbound_streams if self.outbound else self.config.outbound_streams
-        if not 0 <= stream < streams:
-            raise SctpUsageError(f"stream {stream} not in 0..{streams - 1}")
-        if self.outbound is None:
-            self._early.append((stream, ppid, bytes(data), unordered))
-        else:
-            self.outbound.enqueue(stream, ppid, bytes(data), unordered)
-        self.flush(now)
-
-    def shutdown(self, now: int) -> None:
-        """§11.1.3 / §9.2: graceful close once everything sent is acknowledged."""
-        self._user(Input.USER_SHUTDOWN)
-        if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-            self.lose(Input.USER_SHUTDOWN, LostReason.LOCAL_ABORT)
-            return
-        if self.outbound is not None and self.outbound.idle:
-            self.enter(Input.USER_SHUTDOWN, State.SHUTDOWN_SENT)
-            self.queue(Shutdown(self.cum_tsn()))
-            self.error_count = 0
-            self.set_timer(Timer.T2_SHUTDOWN, now + self.data_path().rto.rto)
-        else:
-            self.enter(Input.USER_SHUTDOWN, State.SHUTDOWN_PENDING)
-        self.flush(now)
-
-    def abort(self, now: int, reason: bytes = b"") -> None:
-        """§11.1.4 / §9.1: send ABORT (when the peer's tag is known), forget everything."""
-        self._user(Input.USER_ABORT)
-        if self.peer_tag and self.primary is not None:
-            path = self.paths[self.primary]
-            chunk = Abort((ErrorCause.user_abort(reason),))
-            self.send_alone([chunk], path.address, path.udp_port, self.peer_tag)
-        self.lose(Input.USER_ABORT, LostReason.LOCAL_ABORT)
-
-    def shutdown_progress(self, event: Input, now: int) -> None:
-        """§9.2: SHUTDOWN (or SHUTDOWN ACK) once all our DATA is acknowledged."""
-        if self.outbound is None or not self.outbound.idle:
-            return
-        if self.state is State.SHUTDOWN_PENDING:
-            self.enter(event, State.SHUTDOWN_SENT)
-            self.queue(Shutdown(self.cum_tsn()))
-        elif self.state is State.SHUTDOWN_RECEIVED:
-            self.enter(event, State.SHUTDOWN_ACK_SENT)
-            self.queue(ShutdownAck())
-        else:
-            return
-        self.error_count = 0
-        self.set_timer(Timer.T2_SHUTDOWN, now + self.data_path().rto.rto)
-
-    def cum_tsn(self) -> int:
-        assert self.inbound is not None
-        return self.inbound.cum_tsn & 0xFFFFFFFF
 
     # ------------------------------------------------------------- packet building
 
