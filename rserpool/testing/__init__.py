@@ -11,7 +11,8 @@ with the real protocol cores exchanging real bytes.
 * :mod:`rserpool.testing.client`: :class:`~rserpool.testing.client.Net`, registrar, pool
   element and pool user cores together, the PEs running the ping-pong service and the PU a
   checking ping-pong client. For testing whole scenarios: failover, re-homing after a
-  registrar dies, server hunt.
+  registrar dies, server hunt. Its network (endpoints, associations, delivery) is
+  :mod:`rserpool.testing.wiring`.
 * :mod:`rserpool.testing.addresses`: ``ip("10.0.0.1")`` and ``ta("10.0.0.1", 3863)``.
 
 Neither simulator needs Trio, sockets or a test framework: they are plain objects that any
