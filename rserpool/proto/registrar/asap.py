@@ -1,7 +1,8 @@
 """The registrar's ASAP side (RFC 5352 §3, RSPLIB ``rspregistrar-asap.c``).
 
-Registration (with RSPLIB's address filtering and consistency checks), Deregistration, Handle
-Resolution, Endpoint Keep Alive supervision, Endpoint Unreachable and Server Announce.
+Registration (RSPLIB's address filtering and consistency checks are in :mod:`.admission`),
+Deregistration, Handle Resolution, Endpoint Keep Alive supervision, Endpoint Unreachable and
+Server Announce.
 
 Hostile input (docs/registrar.md, "Hostile input"): only the association that registered a PE,
 or one from the PE's own addresses, may re-register or deregister it (RFC 5355 §2.3-2.4;
@@ -13,9 +14,8 @@ rate limits count per reporting host, not per association.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from rserpool.handlespace import Key, RegistrationRejected
 from rserpool.handlespace import PoolElement as StoredPE
@@ -23,12 +23,11 @@ from rserpool.proto.common import (
     Abort,
     AssocId,
     Endpoint,
-    IPAddress,
     Multicast,
     Send,
     TransportAddress,
 )
-from rserpool.proto.registrar.addresses import on_association, usable
+from rserpool.proto.registrar.admission import RegistrationAdmission
 from rserpool.proto.registrar.events import (
     AssociationAborted,
     DeregistrationRefused,
@@ -64,16 +63,13 @@ from rserpool.wire import (
     UnknownPolicy,
     UpdateAction,
 )
-from rserpool.wire.constants import MAX_ADDRESSES_PER_TRANSPORT, MAX_HR_ITEMS
-from rserpool.wire.params import AddressTransport, ErrorCause, normalize_address, pool_element_size
+from rserpool.wire.constants import MAX_HR_ITEMS
+from rserpool.wire.params import ErrorCause, normalize_address, pool_element_size
 from rserpool.wire.tlv import UnknownParameter
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
-CACHE_LIMIT = 4096  # entries per registration cache below; it starts afresh when full
 MAX_REPORTED_PARAMETERS = 16  # Unrecognized Parameter causes in one ASAP Error, at most
 MAX_REPORTED_BYTES = 4096  # and their data, at most (RFC 5354 §3: skip and report)
-
-T = TypeVar("T")
 
 #: A handler of one ASAP message type: (message, association, its peer address, now).
 Handler = Callable[[Any, AssocId, TransportAddress, int], None]
@@ -86,14 +82,7 @@ class AsapServer:
         self.state = state
         self.hr_limit = RateLimiter(state.config.max_hr_rate)
         self.eu_limit = RateLimiter(state.config.max_eu_rate)
-        # The registration checks' results depend only on the association's peer address
-        # (and the advertised addresses), the same for every PE registered over it; and
-        # equal transports and policies are stored once (frozen values) rather than per PE.
-        self._asap_transport: dict[TransportAddress, SctpTransport | None] = {}
-        self._user_addresses: dict[
-            tuple[tuple[IPAddress, ...], TransportAddress], tuple[IPAddress, ...]
-        ] = {}
-        self._shared: dict[object, object] = {}
+        self.admission = RegistrationAdmission(state.config)
         self._handlers: dict[type[Message], Handler] = dict(
             [
                 route(Registration, self.registration),
@@ -104,15 +93,6 @@ class AsapServer:
                 route(AsapError, self.error),
             ]
         )
-
-    def _share(self, value: T) -> T:
-        """An equal value stored before, else ``value`` (now stored): one object for all."""
-        shared = self._shared.get(value)
-        if shared is None:
-            if len(self._shared) >= CACHE_LIMIT:
-                self._shared.clear()
-            self._shared[value] = shared = value
-        return cast(T, shared)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -188,7 +168,7 @@ class AsapServer:
         state = self.state
         handle, wpe = msg.pool_handle, msg.pool_element
         try:
-            user, asap = self._check_registration(wpe, peer)
+            user, asap = self.admission.check(wpe, peer)
             existing = state.handlespace.find(handle, wpe.pe_id)
             if existing is not None and not self.speaks_for(existing, assoc_id, peer):
                 raise RegistrationRejected(
@@ -202,7 +182,7 @@ class AsapServer:
                 wpe.pe_id,
                 home_registrar_id=state.server_id,  # whatever the PE sent
                 registration_life=wpe.registration_life,
-                policy=self._share(wpe.policy),
+                policy=self.admission.share(wpe.policy),
                 user_transport=user,
                 transport_protocol=protocol,
                 control_channel=control_channel,
@@ -225,49 +205,6 @@ class AsapServer:
         state.act(Send(Endpoint.ASAP, assoc_id, response))
         state.emit(PoolElementRegistered(handle, wpe.pe_id, assoc_id, result.created))
         state.broadcast_update(UpdateAction.ADD_PE, pe)
-
-    def _check_registration(
-        self, wpe: PoolElement, peer: TransportAddress
-    ) -> tuple[AddressTransport, SctpTransport]:
-        """RSPLIB's checks before the handlespace's own; returns (user, ASAP) transports."""
-        min_scope = self.state.config.min_address_scope
-        if wpe.pe_id == 0:
-            raise RegistrationRejected(Cause.RSPLIB_INVALID_ID, "PE id 0")
-        if wpe.asap_transport is not None:
-            raise RegistrationRejected(Cause.RSPLIB_INVALID_REGISTRATOR)
-        if wpe.registration_life == 0:  # peers would expire it at once
-            raise RegistrationRejected(Cause.INVALID_VALUES, "registration life 0")
-        if isinstance(wpe.policy, UnknownPolicy):
-            raise RegistrationRejected(Cause.RSPLIB_UNSUPPORTED_POOL_POLICY)
-        user = wpe.user_transport
-        if isinstance(user, OpaqueTransport):
-            raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES, "no addresses")
-        if user.port == 0 or not 1 <= len(user.addresses) <= MAX_ADDRESSES_PER_TRANSPORT:
-            raise RegistrationRejected(Cause.RSPLIB_INVALID_ADDRESSES)
-        key = (user.addresses, peer)
-        user_addresses = self._user_addresses.get(key)
-        if user_addresses is None:
-            user_addresses = on_association(user.addresses, peer, min_scope)
-            if len(self._user_addresses) >= CACHE_LIMIT:
-                self._user_addresses.clear()
-            self._user_addresses[key] = user_addresses
-        if not user_addresses:
-            raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_USER_ADDRESSES)
-        if peer in self._asap_transport:
-            asap = self._asap_transport[peer]
-        else:
-            asap_addresses = usable(peer.addresses, min_scope)[:MAX_ADDRESSES_PER_TRANSPORT]
-            asap = None
-            if asap_addresses and peer.port != 0:
-                asap = SctpTransport(peer.port, asap_addresses)
-            if len(self._asap_transport) >= CACHE_LIMIT:
-                self._asap_transport.clear()
-            self._asap_transport[peer] = asap
-        if asap is None:
-            raise RegistrationRejected(Cause.RSPLIB_NO_USABLE_ASAP_ADDRESSES)
-        if user_addresses != user.addresses or user.extensions:  # stored without unknowns
-            user = dataclasses.replace(user, addresses=user_addresses, extensions=())
-        return self._share(user), asap
 
     def deregistration(
         self, msg: Deregistration, assoc_id: AssocId, peer: TransportAddress, now: int

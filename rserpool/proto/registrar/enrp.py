@@ -1,9 +1,10 @@
 """The registrar's ENRP side (RFC 5353 §3.2-3.6, RSPLIB ``rspregistrar-enrp.c``).
 
 Dispatch by message type; Presence (and the checksum audit it carries), the startup phase
-(mentor discovery, the mentor's handle table), Handle Table Responses and Handle Updates applied
-to the handlespace, List Responses. Peer liveness is in :mod:`.liveness`, what we serve from our
-own state (Handle Table and List Responses) in :mod:`.handletable`, takeover in :mod:`.takeover`.
+(mentor discovery, the mentor's handle table), List Responses. Peer liveness is in
+:mod:`.liveness`, what we serve from our own state (Handle Table and List Responses) in
+:mod:`.handletable`, Handle Table Responses and Handle Updates applied to the handlespace in
+:mod:`.tablesync`, takeover in :mod:`.takeover`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rserpool.handlespace import PoolElement as StoredPE
-from rserpool.handlespace import RegistrationRejected
 from rserpool.proto.common import (
     AssocId,
     Endpoint,
@@ -23,19 +22,16 @@ from rserpool.proto.common import (
 from rserpool.proto.registrar.addresses import on_association, usable
 from rserpool.proto.registrar.events import (
     ErrorReceived,
-    HandleTableSynchronized,
     MentorSelected,
     MessageIgnored,
-    PeerChecksumMismatched,
-    PoolElementLearned,
-    RemovalReason,
     StartupCompleted,
 )
 from rserpool.proto.registrar.handletable import TableServer
 from rserpool.proto.registrar.liveness import PeerMonitor
 from rserpool.proto.registrar.machines import PeerInput, StartupInput, StartupState
-from rserpool.proto.registrar.peers import HandleTableDownload, Peer, same_endpoint
-from rserpool.proto.registrar.state import RegistrarState, Timer, route, transport_kind
+from rserpool.proto.registrar.peers import Peer, same_endpoint
+from rserpool.proto.registrar.state import RegistrarState, Timer, route
+from rserpool.proto.registrar.tablesync import TableSync
 from rserpool.proto.registrar.takeover import TakeoverManager
 from rserpool.wire import (
     EnrpError,
@@ -48,11 +44,8 @@ from rserpool.wire import (
     ListRequest,
     ListResponse,
     Message,
-    PoolElement,
     Presence,
     TakeoverServer,
-    UnknownPolicy,
-    UpdateAction,
 )
 
 #: A handler of one ENRP message type: (message, association, sender if a peer, now).
@@ -65,12 +58,13 @@ class EnrpServer:
         self.takeover = takeover
         self.monitor = PeerMonitor(state, takeover)
         self.tables = tables = TableServer(state)
+        self.sync = sync = TableSync(state, self._in_service)
         # Presence is not here: it comes first (it is what makes its sender a peer).
         self._handlers: dict[type[Message], Handler] = dict(
             [
                 route(HandleTableRequest, tables.handle_table_request),
-                route(HandleTableResponse, self.handle_table_response),
-                route(HandleUpdate, self.handle_update),
+                route(HandleTableResponse, sync.handle_table_response),
+                route(HandleUpdate, sync.handle_update),
                 route(ListRequest, tables.list_request),
                 route(ListResponse, self.list_response),
                 route(InitTakeover, takeover.init_takeover),
@@ -110,7 +104,7 @@ class EnrpServer:
         if not peer.list_requested:
             peer.list_requested = True
             state.send_to_peer(peer, self._ids(ListRequest, peer))
-        self._request_table(peer, own_children_only=False, now=now)
+        self.sync.request_table(peer, own_children_only=False, now=now)
 
     # ------------------------------------------------------------------ peers
 
@@ -210,7 +204,7 @@ class EnrpServer:
         if state.startup is StartupState.MENTOR_DISCOVERY:
             self._choose_mentor(peer, now)
             return
-        self._audit(peer, msg.pe_checksum, now)
+        self.sync.audit(peer, msg.pe_checksum, now)
         if not peer.list_requested:
             peer.list_requested = True
             state.send_to_peer(peer, self._ids(ListRequest, peer))
@@ -248,163 +242,6 @@ class EnrpServer:
         reason = f"{transport} is not a configured peer (static peers only)"
         state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
         return False
-
-    def _audit(self, peer: Peer, checksum: int, now: int) -> None:
-        """RFC 5353 §3.6: a checksum mismatch starts an own-children-only resync."""
-        state = self.state
-        download = peer.download
-        limit = state.config.peer_max_time_no_response
-        if download is not None and now - download.started <= limit:
-            return  # a download is under way
-        expected = state.handlespace.ownership_checksum(peer.server_id)
-        if checksum == expected:
-            return
-        state.emit(PeerChecksumMismatched(peer.server_id, expected, checksum))
-        self._request_table(peer, own_children_only=True, now=now)
-
-    def _request_table(self, peer: Peer, *, own_children_only: bool, now: int) -> None:
-        state = self.state
-        download = HandleTableDownload(own_children_only, now)
-        if own_children_only:  # mark; whatever the responses do not refresh is purged
-            download.stale = {pe.key for pe in state.handlespace.elements_of_owner(peer.server_id)}
-        peer.download = download
-        request = HandleTableRequest(
-            sender_id=state.server_id,
-            receiver_id=peer.server_id,
-            own_children_only=own_children_only,
-        )
-        state.send_to_peer(peer, request)
-
-    # -------------------------------------------------------------- handle table
-
-    def handle_table_response(
-        self, msg: HandleTableResponse, assoc_id: AssocId, peer: Peer | None, now: int
-    ) -> None:
-        state = self.state
-        if peer is None:
-            state.emit(MessageIgnored(Endpoint.ENRP, None, "HT Response from unknown peer"))
-            return
-        download = peer.download
-        if msg.reject:
-            peer.download = None
-            state.emit(MessageIgnored(Endpoint.ENRP, peer.assoc_id, "HT Request rejected"))
-            if state.mentor_id == peer.server_id:  # in startup: try the next peer heard
-                state.advance_startup(StartupInput.MENTOR_LOST)
-            return
-        for entry in msg.entries:
-            for wire in entry.pool_elements:
-                applied = self.apply_pe(entry.pool_handle, wire, peer.server_id, now)
-                if applied and download is not None and not download.verifying:
-                    download.received += 1
-                if download is not None:
-                    download.stale.discard((entry.pool_handle, wire.pe_id))
-        if download is None:
-            return  # not asked for (or given up on): nothing to continue or to purge
-        if msg.more_to_send:
-            download.started = now
-            request = HandleTableRequest(
-                sender_id=state.server_id,
-                receiver_id=peer.server_id,
-                own_children_only=download.own_children_only,
-            )
-            state.send_to_peer(peer, request)
-            return
-        peer.download = None
-        if download.own_children_only and download.stale:
-            # Not the peer's any more: maybe another registrar's now (a takeover, a healed
-            # partition). The peer's whole table tells; only PEs it does not know are purged.
-            verify = HandleTableDownload(False, now, download.stale, download.received, True)
-            peer.download = verify
-            request = HandleTableRequest(
-                sender_id=state.server_id, receiver_id=peer.server_id, own_children_only=False
-            )
-            state.send_to_peer(peer, request)
-            return
-        purged = 0
-        for key in sorted(download.stale):
-            pe = state.handlespace.find(*key)
-            if pe is not None and pe.home_registrar_id == peer.server_id:
-                state.remove_pe(pe, RemovalReason.RESYNC_PURGE, announce=False)
-                purged += 1
-        state.emit(
-            HandleTableSynchronized(
-                peer.server_id,
-                download.own_children_only or download.verifying,
-                download.received,
-                purged,
-            )
-        )
-        if state.mentor_id == peer.server_id:
-            old = state.advance_startup(StartupInput.MENTOR_TABLE_COMPLETE)
-            if old is StartupState.SYNCHRONIZING:
-                self._in_service(now)
-
-    def apply_pe(self, handle: bytes, wire: PoolElement, peer_id: int, now: int) -> bool:
-        """A PE from a peer (Handle Update ADD_PE or a Handle Table entry), as non-home.
-
-        Ignored: PEs claiming us as home (RSPLIB), home id 0, no ASAP transport, unknown
-        policies, and PEs that fail the pool's consistency checks.
-        """
-        state = self.state
-        home = wire.home_registrar_id
-        if home in (0, state.server_id) or wire.asap_transport is None:
-            return False
-        if isinstance(wire.policy, UnknownPolicy):
-            return False
-        ours = state.handlespace.find(handle, wire.pe_id)
-        if ours is not None and state.is_home(ours) and home > state.server_id:
-            # Two homes (a healed partition: both took the PE over): the lower id keeps it,
-            # as in takeover conflicts, and tells everybody; the other one yields.
-            reason = f"PE {wire.pe_id:#010x} claimed by {home:#010x}: the lower id keeps it"
-            state.emit(MessageIgnored(Endpoint.ENRP, None, reason))
-            state.broadcast_update(UpdateAction.ADD_PE, ours)
-            return False
-        protocol, control_channel = transport_kind(wire.user_transport)
-        try:
-            result = state.handlespace.register(
-                handle,
-                wire.pe_id,
-                home_registrar_id=home,
-                registration_life=wire.registration_life,
-                policy=wire.policy,
-                user_transport=wire.user_transport,
-                transport_protocol=protocol,
-                control_channel=control_channel,
-                asap_transport=wire.asap_transport,
-                now=now,
-            )
-        except RegistrationRejected as exc:
-            reason = f"PE {wire.pe_id:#010x} from peer {peer_id:#010x}: {exc}"
-            state.emit(MessageIgnored(Endpoint.ENRP, None, reason))
-            return False
-        state.supervise(result.element, now)
-        state.emit(PoolElementLearned(handle, wire.pe_id, home, peer_id, result.created))
-        return True
-
-    def handle_update(
-        self, msg: HandleUpdate, assoc_id: AssocId, sender: Peer | None, now: int
-    ) -> None:
-        """A peer's update of a PE it is home of: ADD_PE must name the sender as home; DEL_PE
-        removes only a PE whose home is the sender (in our copy or in the message)."""
-        state = self.state
-        if msg.action == UpdateAction.ADD_PE:
-            if msg.pool_element.home_registrar_id != msg.sender_id:
-                reason = f"ADD_PE from {msg.sender_id:#010x} for a PE of another home"
-                state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
-                return
-            self.apply_pe(msg.pool_handle, msg.pool_element, msg.sender_id, now)
-            return
-        pe: StoredPE | None = state.handlespace.find(msg.pool_handle, msg.pool_element.pe_id)
-        if pe is None:
-            return
-        if state.is_home(pe):  # our keep-alives supervise it; a stale DEL must not remove it
-            state.emit(MessageIgnored(Endpoint.ENRP, None, "DEL_PE for a PE we are home of"))
-            return
-        if msg.sender_id not in (pe.home_registrar_id, msg.pool_element.home_registrar_id):
-            reason = f"DEL_PE from {msg.sender_id:#010x} for a PE of {pe.home_registrar_id:#010x}"
-            state.emit(MessageIgnored(Endpoint.ENRP, assoc_id, reason))
-            return
-        state.remove_pe(pe, RemovalReason.HANDLE_UPDATE, announce=False)
 
     # ------------------------------------------------------------------ lists
 
