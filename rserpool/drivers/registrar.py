@@ -17,12 +17,12 @@ What the driver owns (the core owns everything else, error replies included):
   that maps ``Send(to=...)`` onto an existing association or a new ``connect``.
 
 Every input is followed by a flush: the core's events are logged and its actions performed in
-order under a lock. Where the transport offers ``receive_nowait``/``send_nowait`` (kernel
-SCTP), a receive task feeds the core everything already queued on its socket (up to
-:data:`BATCH` items) before one flush, and a flush sends without a checkpoint per message while
-the socket takes them: one pass through Trio's scheduler per batch instead of several per
-message. The actions, and their order, are the same. Time is ``int(trio.current_time() * 1000)``
-milliseconds, never decreasing.
+order under a lock (:mod:`rserpool.drivers.registrar_actions`). Where the transport offers
+``receive_nowait``/``send_nowait`` (kernel SCTP), a receive task feeds the core everything
+already queued on its socket (up to :data:`BATCH` items) before one flush, and a flush sends
+without a checkpoint per message while the socket takes them: one pass through Trio's scheduler
+per batch instead of several per message. The actions, and their order, are the same. Time is
+``int(trio.current_time() * 1000)`` milliseconds, never decreasing.
 A message that cannot be sent is dropped (the protocol's timers deal with it). No single input
 can stop the registrar: an exception inside the core while it handles one input, or while the
 driver encodes, sends or logs one action or event, is logged with the endpoint and association
@@ -37,7 +37,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from dataclasses import replace
 
 import trio
@@ -46,17 +46,14 @@ from trio_typing import TaskStatus
 from rserpool.drivers._clock import CoreClock
 from rserpool.drivers._loop import EventStream, flush
 from rserpool.drivers.associations import parse_ip, transport_of
+from rserpool.drivers.registrar_actions import ActionPerformer
 from rserpool.drivers.registrar_sockets import Socket, advertised, close
 from rserpool.drivers.registrar_stats import RegistrarStatistics, statistics_document
 from rserpool.presentation.eventlog import event_level, event_text, refusal_text
 from rserpool.proto.common import (
-    Abort,
-    Action,
     Endpoint,
     Event,
     IPAddress,
-    Multicast,
-    Send,
     TransportAddress,
 )
 from rserpool.proto.registrar import (
@@ -110,10 +107,11 @@ class Registrar:
         self._core: RegistrarCore | None = None
         self._sockets: dict[Endpoint, Socket] = {}
         self._udp: dict[Endpoint, UdpSocket] = {}
+        groups = {Endpoint.ASAP: asap_announce_group, Endpoint.ENRP: enrp_announce_group}
+        self._actions = ActionPerformer(self._sockets, self._udp, groups, self.statistics)
         self._lock = trio.Lock()
         self._stream = EventStream(event_buffer)
         self._clock = CoreClock()
-        self._warned: set[Endpoint] = set()
         self._started = time.monotonic()
 
     # ------------------------------------------------------------------ queries
@@ -170,11 +168,11 @@ class Registrar:
             enrp = await self._endpoint(config.enrp_addresses, config.enrp_port)
             stack.push_async_callback(close, enrp)
             types = self.statistics.received_types, self.statistics.sent_types
-            self._sockets = {
+            self._sockets.update({
                 kind: Socket(kind, sctp, received_types=types[0][kind.value],
                               sent_types=types[1][kind.value])
                 for kind, sctp in ((Endpoint.ASAP, asap), (Endpoint.ENRP, enrp))
-            }  # fmt: skip
+            })  # fmt: skip
             if config.asap_announce:  # the announce leaves from the ASAP port (RSPLIB)
                 self._udp[Endpoint.ASAP] = await self.host.udp_socket(asap.port)
                 stack.push_async_callback(close, self._udp[Endpoint.ASAP])
@@ -315,7 +313,7 @@ class Registrar:
     # ------------------------------------------------------------------ output
 
     async def _flush(self) -> None:
-        await flush(self.core, self._lock, self._clock, self._on_event, self._perform)
+        await flush(self.core, self._lock, self._clock, self._on_event, self._actions.perform)
 
     def _on_event(self, event: Event) -> None:
         self.statistics.count(event)
@@ -334,80 +332,6 @@ class Registrar:
             peer = sock.table.peer(event.assoc_id) or self._refresh_peer(sock, event.assoc_id)
             return refusal_text(event, peer, self.config.min_address_scope)
         return event_text(event)
-
-    async def _perform(self, action: Action) -> None:
-        """Carry out one action; whatever goes wrong stays with that action."""
-        try:
-            await self._perform_one(action)
-        except Exception:
-            self.statistics.send_errors += 1
-            assoc = getattr(action, "assoc_id", None)
-            log.exception("%s assoc %s: %s failed", action.endpoint.value, assoc,
-                          type(action).__name__)  # fmt: skip
-
-    async def _perform_one(self, action: Action) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s", action)
-        if isinstance(action, Send):
-            await self._send(action)
-        elif isinstance(action, Abort):
-            sock = self._sockets[action.endpoint]
-            sock.table.lost(action.assoc_id)
-            self.statistics.aborts += 1
-            with suppress(TransportError, trio.BrokenResourceError, OSError):  # already gone
-                await sock.sctp.abort(action.assoc_id)
-        elif isinstance(action, Multicast):
-            await self._multicast(action)
-
-    async def _send(self, send: Send) -> None:
-        sock = self._sockets[send.endpoint]
-        assoc_id = send.assoc_id
-        try:
-            data = send.encode()
-        except Exception as exc:  # EncodeError: a core bug; the message is lost, nothing else
-            self.statistics.send_errors += 1
-            where = f"assoc {assoc_id}" if assoc_id is not None else f"to {send.to}"
-            log.error("%s %s: cannot encode %s: %s", send.endpoint.value, where,
-                      send.message.summary(), exc)  # fmt: skip
-            return
-        try:
-            if assoc_id is None:
-                if send.to is None or not send.to.addresses:
-                    self.statistics.sends_dropped += 1
-                    return
-                assoc_id = sock.table.find(send.to)
-                if assoc_id is None:
-                    remote = [(str(a), send.to.port) for a in send.to.addresses]
-                    assoc_id = await sock.sctp.connect(remote)
-                    sock.table.starting(assoc_id, send.to)
-                    self.statistics.connects += 1
-            immediate = sock.immediate
-            if immediate is None or not immediate.send_nowait(assoc_id, data, send.ppid):
-                await sock.sctp.send(assoc_id, data, send.ppid)
-            self.statistics.sent[send.endpoint.value] += 1
-            sock.sent_types[data[0]] += 1
-        except (TransportError, trio.BrokenResourceError, OSError) as exc:
-            self.statistics.sends_dropped += 1
-            log.debug("dropped %s: %s", send, exc)
-
-    async def _multicast(self, multicast: Multicast) -> None:
-        udp = self._udp.get(multicast.endpoint)
-        if udp is None:
-            return
-        group = (
-            self.asap_announce_group
-            if multicast.endpoint is Endpoint.ASAP
-            else self.enrp_announce_group
-        )
-        try:
-            await udp.send(multicast.encode(), group)
-            self.statistics.multicasts[multicast.endpoint.value] += 1
-        except (TransportError, OSError) as exc:
-            self.statistics.multicast_failures += 1
-            level = logging.DEBUG if multicast.endpoint in self._warned else logging.WARNING
-            self._warned.add(multicast.endpoint)
-            log.log(level, "sending %s to %s:%d failed: %s", multicast.message.summary(),
-                    *group, exc)  # fmt: skip
 
 
 async def serve_registrar(
