@@ -9,9 +9,6 @@ from __future__ import annotations
 from rserpool.wire.asap import (
     AsapError,
     AsapMessage,
-    BusinessCard,
-    Cookie,
-    CookieEcho,
     Deregistration,
     DeregistrationResponse,
     EndpointKeepAlive,
@@ -23,6 +20,7 @@ from rserpool.wire.asap import (
     RegistrationResponse,
     ServerAnnounce,
 )
+from rserpool.wire.asap_session import BusinessCard, Cookie, CookieEcho
 from rserpool.wire.codec import MESSAGES, decode_message_untrusted, encode_message, ppid_of
 from rserpool.wire.constants import (
     PPID,

@@ -1,4 +1,9 @@
-"""The 14 ASAP messages (RFC 5352 §2.2), in RSPLIB's parameter order."""
+"""The ASAP messages a registrar takes part in (RFC 5352 §2.2), in RSPLIB's parameter order:
+registration, keep-alive, handle resolution, Endpoint Unreachable, Server Announce, Error.
+
+The messages between a pool user and a pool element (Cookie, Cookie Echo, Business Card) are
+in :mod:`rserpool.wire.asap_session`; the table of all 14 by type, in :mod:`rserpool.wire.codec`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from rserpool.wire.buffer import U32
 from rserpool.wire.constants import PPID, AsapType
 from rserpool.wire.message import Message
 from rserpool.wire.params import (
-    COOKIE_TYPE,
     HR_OPTION_TYPE,
     OPERATION_ERROR_TYPE,
     PE_IDENTIFIER_TYPE,
@@ -28,7 +32,6 @@ from rserpool.wire.params import (
     decode_pool_handle,
     decode_transport,
     decode_u32_param,
-    encode_cookie,
     encode_hr_option,
     encode_pe_identifier,
     encode_policy,
@@ -328,66 +331,6 @@ class ServerAnnounce(AsapMessage):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _CookieMessage(AsapMessage):
-    """Messages whose body is one Cookie parameter."""
-
-    cookie: bytes
-
-    def _params(self) -> list[bytes]:
-        return [encode_cookie(self.cookie)]
-
-    @classmethod
-    def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
-        return cls(cookie=scan.expect(COOKIE_TYPE, "cookie").value)
-
-    def _details(self) -> str:
-        return f"{len(self.cookie)} bytes"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Cookie(_CookieMessage):
-    """PE → PU: Cookie."""
-
-    TYPE: ClassVar[int] = AsapType.COOKIE
-    NAME: ClassVar[str] = "Cookie"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CookieEcho(_CookieMessage):
-    """PU → new PE after failover: the last Cookie received."""
-
-    TYPE: ClassVar[int] = AsapType.COOKIE_ECHO
-    NAME: ClassVar[str] = "Cookie Echo"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BusinessCard(AsapMessage):
-    """PE ↔ PU: Pool Handle, [Policy] (RSPLIB's creator), Pool Elements."""
-
-    TYPE: ClassVar[int] = AsapType.BUSINESS_CARD
-    NAME: ClassVar[str] = "Business Card"
-    pool_handle: bytes
-    policy: Policy | None = None
-    pool_elements: tuple[PoolElement, ...] = ()
-
-    def _params(self) -> list[bytes]:
-        params = [encode_pool_handle(self.pool_handle)]
-        if self.policy is not None:
-            params.append(encode_policy(self.policy))
-        return params + [pe.encode() for pe in self.pool_elements]
-
-    @classmethod
-    def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
-        handle = _handle(scan)
-        policy_tlv = scan.optional(POLICY_TYPE)
-        policy = None if policy_tlv is None else decode_policy(policy_tlv)
-        return cls(pool_handle=handle, policy=policy, pool_elements=_pe_list(scan))
-
-    def _details(self) -> str:
-        return f"{handle_text(self.pool_handle)} {len(self.pool_elements)} PE(s)"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class AsapError(AsapMessage):
     """Any ASAP endpoint: Operation Error."""
 
@@ -404,24 +347,3 @@ class AsapError(AsapMessage):
 
     def _details(self) -> str:
         return error_text(self.error)
-
-
-ASAP_MESSAGES: dict[int, type[Message]] = {
-    cls.TYPE: cls
-    for cls in (
-        Registration,
-        Deregistration,
-        RegistrationResponse,
-        DeregistrationResponse,
-        HandleResolution,
-        HandleResolutionResponse,
-        EndpointKeepAlive,
-        EndpointKeepAliveAck,
-        EndpointUnreachable,
-        ServerAnnounce,
-        Cookie,
-        CookieEcho,
-        BusinessCard,
-        AsapError,
-    )
-}

@@ -5,13 +5,46 @@ from __future__ import annotations
 import dataclasses
 import struct
 
-from rserpool.wire.asap import ASAP_MESSAGES
+from rserpool.wire.asap import (
+    AsapError,
+    Deregistration,
+    DeregistrationResponse,
+    EndpointKeepAlive,
+    EndpointKeepAliveAck,
+    EndpointUnreachable,
+    HandleResolution,
+    HandleResolutionResponse,
+    Registration,
+    RegistrationResponse,
+    ServerAnnounce,
+)
+from rserpool.wire.asap_session import BusinessCard, Cookie, CookieEcho
 from rserpool.wire.buffer import HEADER, pad4, read
 from rserpool.wire.constants import PPID
 from rserpool.wire.enrp import ENRP_MESSAGES
 from rserpool.wire.errors import DecodeError, EncodeError, UnrecognizedMessage
 from rserpool.wire.message import Message
 from rserpool.wire.tlv import Scanner, split_tlvs
+
+ASAP_MESSAGES: dict[int, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (
+        Registration,
+        Deregistration,
+        RegistrationResponse,
+        DeregistrationResponse,
+        HandleResolution,
+        HandleResolutionResponse,
+        EndpointKeepAlive,
+        EndpointKeepAliveAck,
+        EndpointUnreachable,
+        ServerAnnounce,
+        Cookie,
+        CookieEcho,
+        BusinessCard,
+        AsapError,
+    )
+}
 
 MESSAGES: dict[int, dict[int, type[Message]]] = {
     PPID.ASAP: ASAP_MESSAGES,

@@ -21,9 +21,6 @@ from functools import singledispatch
 
 from rserpool.wire.asap import (
     AsapError,
-    BusinessCard,
-    Cookie,
-    CookieEcho,
     Deregistration,
     DeregistrationResponse,
     EndpointKeepAlive,
@@ -35,6 +32,7 @@ from rserpool.wire.asap import (
     RegistrationResponse,
     ServerAnnounce,
 )
+from rserpool.wire.asap_session import BusinessCard, Cookie, CookieEcho
 from rserpool.wire.constants import HR_ITEMS_ALL, HR_ITEMS_DEFAULT, UpdateAction
 from rserpool.wire.enrp import (
     EnrpError,
