@@ -14,23 +14,18 @@ as it was typed, exit status 2. A timer outside RSPLIB's range is clamped into i
 reaching the registrar over it would be refused in turn.
 
 Statistics (``--stats-file``, SIGUSR1) are one JSON document,
-:meth:`rserpool.drivers.registrar.Registrar.statistics_document`; docs/registrar.md shows one.
+:meth:`rserpool.drivers.registrar.Registrar.statistics_document`, written by
+:mod:`rserpool.cli.statsfile`; docs/registrar.md shows one.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
-import signal
 import sys
-import tempfile
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 import trio
 
@@ -43,6 +38,8 @@ from rserpool.cli.options import (
     parse_remote,
     translate_rsplib,
 )
+from rserpool.cli.statsfile import StatisticsWriter as StatisticsWriter
+from rserpool.cli.statsfile import write_atomically as write_atomically
 from rserpool.proto.common import IPAddress, TransportAddress
 from rserpool.proto.registrar import RegistrarConfig
 from rserpool.proto.registrar.config import RSPLIB_TIMER_RANGES
@@ -367,55 +364,3 @@ async def serve(args: argparse.Namespace, config: RegistrarConfig, groups: Group
             nursery.start_soon(stats.every, args.stats_interval / 1000)
         nursery.start_soon(stats.on_signal)
     return 0
-
-
-class StatisticsWriter:
-    """Writes ``document()`` as JSON to ``path`` (atomically), or to standard output."""
-
-    def __init__(self, document: Callable[[], dict[str, Any]], path: Path | None) -> None:
-        self.document = document
-        self.path = path
-        self.failed = False
-
-    def write(self) -> None:
-        document = self.document()
-        if self.path is None:
-            print(json.dumps(document, separators=(",", ":")), flush=True)
-            return
-        try:
-            write_atomically(self.path, json.dumps(document, indent=2) + "\n")
-        except OSError as exc:
-            if not self.failed:  # once, not every interval
-                log.warning("cannot write the statistics to %s: %s", self.path, exc.strerror)
-            self.failed = True
-        else:
-            self.failed = False
-
-    async def every(self, seconds: float) -> None:
-        while True:
-            self.write()
-            await trio.sleep(seconds)
-
-    async def on_signal(self) -> None:
-        """SIGUSR1: write now (where the platform has SIGUSR1)."""
-        usr1 = getattr(signal, "SIGUSR1", None)
-        if usr1 is None:  # pragma: no cover (Windows)
-            return
-        with trio.open_signal_receiver(usr1) as signals:
-            async for _ in signals:
-                self.write()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``."""
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):  # the temporary file must not stay behind
-            os.unlink(temporary)
-        raise
