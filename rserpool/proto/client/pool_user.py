@@ -12,15 +12,14 @@
   ``FailoverComplete``. A failed connect is reported as Endpoint Unreachable (RSPLIB).
 
 Every change of a session's state goes through the table of
-:mod:`rserpool.proto.client.session_states` (printed in ``docs/client.md``).
+:mod:`rserpool.proto.client.session_states` (printed in ``docs/client.md``). The session record
+and the ``NoPoolElement`` event are in :mod:`rserpool.proto.client.pool_user_types`.
 """
 
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from rserpool.proto.client.cache import CachedElement
 from rserpool.proto.client.hunt_types import (
@@ -29,6 +28,7 @@ from rserpool.proto.client.hunt_types import (
     SessionRetry,
     TimerKey,
 )
+from rserpool.proto.client.pool_user_types import NoPoolElement, SessionRecord
 from rserpool.proto.client.resolution import (
     ALL_ITEMS,
     PendingResolution,
@@ -56,9 +56,8 @@ from rserpool.proto.client.session_states import (
     SessionInput,
     SessionState,
     SessionStateError,
-    next_state,
 )
-from rserpool.proto.common import Channel, Event, MessageIgnored
+from rserpool.proto.common import Channel, MessageIgnored
 from rserpool.wire import (
     PPID,
     BusinessCard,
@@ -84,51 +83,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class NoPoolElement(Event):
-    """A session found no PE to connect to (``cause``: the registrar's Operation Error cause,
-    0x0009 unknown pool handle; None: an empty answer, every PE avoided after a failure, or no
-    registrar answered); it resolves again in ``retry_in`` ms."""
-
-    session: int
-    pool_handle: bytes
-    cause: int | None
-    reason: str
-    retry_in: int
-
-    def __str__(self) -> str:
-        cause = "" if self.cause is None else f" cause {self.cause:#06x}"
-        return (
-            f"NoPoolElement: session {self.session} {self.pool_handle!r}{cause}: {self.reason}, "
-            f"retry in {self.retry_in} ms"
-        )
-
-
-@dataclass(slots=True, eq=False)
-class _Session:
-    """One session. Invariants (checked by the tests): ``connection`` is set exactly in
-    CONNECTING, FAILOVER_CONNECTING and ESTABLISHED; ``pe`` is set there too; the queue is
-    empty while ESTABLISHED."""
-
-    session: int
-    pool_handle: bytes
-    business_card: BusinessCard | None
-    state: SessionState = SessionState.RESOLVING
-    connection: int | None = None
-    pe: PoolElement | None = None
-    cookie: bytes | None = None
-    preferred: list[PoolElement] = field(default_factory=list)
-    avoid: dict[int, int] = field(default_factory=dict)  # PE id -> until
-    queue: deque[tuple[int, bytes]] = field(default_factory=deque)
-
-    def apply(self, event: SessionInput) -> bool:
-        """Move to the state the table gives; False when the table says the state stays
-        (the input is ignored). :class:`SessionStateError` if it has no entry (a bug)."""
-        old = self.state
-        self.state = next_state(old, event)
-        return self.state is not old
-
-
 class PoolUserCore(ResolvingClient):
     """A pool user without I/O: resolution, cache, EU reports, fail-over sessions."""
 
@@ -140,12 +94,12 @@ class PoolUserCore(ResolvingClient):
         config: PoolUserConfig | None = None,
     ) -> None:
         super().__init__(hunt, rng, now, config)
-        self._sessions: dict[int, _Session] = {}
-        self._by_connection: dict[int, _Session] = {}
+        self._sessions: dict[int, SessionRecord] = {}
+        self._by_connection: dict[int, SessionRecord] = {}
         self._next_session = 1
         self._next_connection = 1
         # ASAP control from the PE on a session, by message type
-        self._session_handlers: dict[type[Message], Callable[[_Session, Message], None]] = {
+        self._session_handlers: dict[type[Message], Callable[[SessionRecord, Message], None]] = {
             Cookie: self._cookie_message,
             BusinessCard: self._business_card_message,
         }
@@ -158,7 +112,7 @@ class PoolUserCore(ResolvingClient):
         """A session to a pool; ``business_card`` is sent to every PE it connects to (for a
         PU/PE combination, RFC 5352 §3.9). Returns the session number. A session starts in
         ``RESOLVING``."""
-        session = _Session(self._next_session, pool_handle, business_card)
+        session = SessionRecord(self._next_session, pool_handle, business_card)
         self._next_session += 1
         self._sessions[session.session] = session
         self._find_pe(session, now)
@@ -283,19 +237,19 @@ class PoolUserCore(ResolvingClient):
             return
         handler(s, message)
 
-    def _cookie_message(self, s: _Session, message: Message) -> None:
+    def _cookie_message(self, s: SessionRecord, message: Message) -> None:
         assert isinstance(message, Cookie)
         s.cookie = message.cookie
         self._emit(CookieReceived(s.session, message.cookie))
 
-    def _business_card_message(self, s: _Session, message: Message) -> None:
+    def _business_card_message(self, s: SessionRecord, message: Message) -> None:
         assert isinstance(message, BusinessCard)
         s.preferred = [pe for pe in message.pool_elements if session_address(pe) is not None]
         self._emit(BusinessCardReceived(s.session, message))
 
     # ------------------------------------------------------------------ session internals
 
-    def _failover(self, s: _Session, reason: str, now: int, *, report: bool | None) -> None:
+    def _failover(self, s: SessionRecord, reason: str, now: int, *, report: bool | None) -> None:
         """The association is gone (the state has moved already): find another PE."""
         assert s.connection is not None
         self._by_connection.pop(s.connection, None)
@@ -308,7 +262,7 @@ class PoolUserCore(ResolvingClient):
         self._penalize(s, now, report=report)
         self._find_pe(s, now)
 
-    def _connect_failed(self, s: _Session, now: int) -> None:
+    def _connect_failed(self, s: SessionRecord, now: int) -> None:
         """The connect did not succeed (the state has moved already): find another PE."""
         assert s.connection is not None
         self._timers.cancel(SessionConnectTimeout(s.connection))
@@ -317,7 +271,7 @@ class PoolUserCore(ResolvingClient):
         self._penalize(s, now, report=True)  # RSPLIB reports a PE it cannot connect to
         self._find_pe(s, now)
 
-    def _penalize(self, s: _Session, now: int, *, report: bool) -> None:
+    def _penalize(self, s: SessionRecord, now: int, *, report: bool) -> None:
         if s.pe is None:
             return
         s.avoid[s.pe.pe_id] = now + self.config.failed_pe_penalty
@@ -325,12 +279,12 @@ class PoolUserCore(ResolvingClient):
         if report:
             self.report_unreachable(s.pool_handle, s.pe.pe_id, now)
 
-    def _avoided(self, s: _Session, now: int) -> set[int]:
+    def _avoided(self, s: SessionRecord, now: int) -> set[int]:
         for pe_id in [i for i, until in s.avoid.items() if until <= now]:
             del s.avoid[pe_id]
         return set(s.avoid)
 
-    def _find_pe(self, s: _Session, now: int) -> None:
+    def _find_pe(self, s: SessionRecord, now: int) -> None:
         """Business Card order first, then the cache, then a Handle Resolution."""
         avoid = self._avoided(s, now)
         for pe in s.preferred:
@@ -347,7 +301,7 @@ class PoolUserCore(ResolvingClient):
         pending = self._resolution(s.pool_handle, self.config.failover_items, now)
         pending.sessions.append(s.session)
 
-    def _connect(self, s: _Session, pe: PoolElement, now: int) -> None:
+    def _connect(self, s: SessionRecord, pe: PoolElement, now: int) -> None:
         to = session_address(pe)
         assert to is not None
         s.apply(SessionInput.PE_CHOSEN)
@@ -359,7 +313,7 @@ class PoolUserCore(ResolvingClient):
         deadline = now + self.config.session_connect_timeout
         self._timers.set(SessionConnectTimeout(connection), deadline)
 
-    def _wait(self, s: _Session, now: int, cause: int | None, reason: str) -> None:
+    def _wait(self, s: SessionRecord, now: int, cause: int | None, reason: str) -> None:
         s.apply(SessionInput.NO_PE)
         retry = self.config.session_retry_delay
         self._emit(NoPoolElement(s.session, s.pool_handle, cause, reason, retry))
