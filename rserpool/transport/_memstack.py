@@ -1,8 +1,8 @@
-"""Sockets of the in-memory network: endpoints, associations, listeners, UDP."""
+"""SCTP sockets of the in-memory network: endpoints, associations, listeners (UDP is in
+:mod:`rserpool.transport._memudp`)."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -18,14 +18,13 @@ from rserpool.transport.abc import (
     CannotConnect,
     CantStartAssociation,
     CommUp,
-    Datagram,
     Received,
     Restart,
     SctpMessage,
 )
 
 if TYPE_CHECKING:
-    from rserpool.transport.memory import MemoryHost, Timer
+    from rserpool.transport.memory import MemoryHost
 
 STREAMS = 10  # Linux's default number of outbound streams
 
@@ -352,65 +351,3 @@ class MemoryListener(SctpSocket):
         owner = await self.inbox.get()
         assert isinstance(owner, MemoryAssociation)
         return owner
-
-
-class MemoryUdpSocket:
-    def __init__(self, host: MemoryHost, port: int, group: str | None) -> None:
-        self.host = host
-        self.net = host.net
-        self._port = port
-        self.group = str(ipaddress.ip_address(group)) if group is not None else None
-        self.inbox = _Inbox()
-        self._timers: list[Timer] = []
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    async def send(self, data: bytes, destination: Address) -> None:
-        if self.inbox.closed:
-            raise trio.ClosedResourceError("socket was closed")
-        await trio.lowlevel.checkpoint()
-        ip, port = str(ipaddress.ip_address(destination[0])), destination[1]
-        data = bytes(data)
-        if ipaddress.ip_address(ip).is_multicast:
-            receivers = [u for u in self.net.udp if u.group == ip and u.port == port]
-            for source in self.host.addresses():  # one copy per interface
-                for receiver in receivers:
-                    self._carry(data, source, receiver, receiver.host.addresses())
-            return
-        target = self.net.host_of(ip)
-        if target is None:
-            return
-        for receiver in self.net.udp:
-            if receiver.host is target and receiver.group is None and receiver.port == port:
-                sources = [s for s in self.host.addresses() if self.net.path_is_up(s, ip)]
-                if sources or target is self.host:
-                    source = sources[0] if sources else self.host.addresses()[0]
-                    self._carry(data, source, receiver, [ip])
-
-    def _carry(self, data: bytes, source: str, receiver: MemoryUdpSocket, to: list[str]) -> None:
-        datagram = Datagram(data, (source, self.port))
-        if receiver.host is self.host:
-            self.net.call_later(0, lambda: receiver.inbox.put(datagram))
-            return
-        for address in to:
-            if self.net.path_is_up(source, address):
-                delay = self.net.transmit(source, address)
-                if delay is not None:
-                    self.net.call_later(delay, lambda: receiver.inbox.put(datagram))
-                return
-
-    async def receive(self) -> Datagram:
-        item = await self.inbox.get()
-        assert isinstance(item, Datagram)
-        return item
-
-    def crash(self) -> None:
-        self.inbox.close()
-        if self in self.net.udp:
-            self.net.udp.remove(self)
-
-    async def aclose(self) -> None:
-        self.crash()
-        await trio.lowlevel.checkpoint()

@@ -5,16 +5,16 @@ module does bindx and reads the address lists per association; messages go throu
 ``sendmsg``/``recvmsg`` with SCTP_SNDINFO/SCTP_RCVINFO, which pysctp lacks (it cannot send by
 association id). Notifications are parsed in :mod:`rserpool.transport._sockapi`.
 
-Cancellation safety: a receive or send touches the socket only in one non-blocking call after
-readiness, and a partly read message (bigger than the receive buffer) stays in the object, so a
-cancelled ``receive`` loses nothing; every socket is closed by ``aclose`` or on setup failure.
+The receiving and sending shared by endpoints and associations is in
+:mod:`rserpool.transport._kernel_socket`. Cancellation safety: a receive or send touches the
+socket only in one non-blocking call after readiness, and a partly read message (bigger than the
+receive buffer) stays in the object, so a cancelled ``receive`` loses nothing; every socket is
+closed by ``aclose`` or on setup failure.
 """
 
 from __future__ import annotations
 
-import errno
 import socket
-from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
@@ -22,6 +22,7 @@ import _sctp
 import trio
 
 from rserpool.transport import _sockapi as api
+from rserpool.transport._kernel_socket import KernelSocket, apply_params
 from rserpool.transport.abc import (
     Address,
     AssociationGone,
@@ -31,161 +32,15 @@ from rserpool.transport.abc import (
     CommLost,
     CommUp,
     Received,
-    SctpMessage,
     ShutdownComplete,
 )
 from rserpool.transport.udp import KernelUdpSocket
 
-RECV_SIZE = 1 << 16
 BINDX_ADD = _sctp.getconstant("BINDX_ADD")
-GONE_ERRNOS = {errno.EINVAL, errno.EPIPE, errno.ENOTCONN, errno.ECONNRESET, errno.ESHUTDOWN}
 Enter = Callable[[], AbstractContextManager[object]]
 
 
-def _ms(seconds: float | None) -> int:
-    return 0 if seconds is None else max(1, round(seconds * 1000))
-
-
-def apply_params(sock: socket.socket, assoc_id: int, params: AssociationParams) -> None:
-    rto = (_ms(params.rto_initial), _ms(params.rto_max), _ms(params.rto_min))
-    for option, value in api.params_options(
-        assoc_id,
-        rto,
-        _ms(params.heartbeat_interval),
-        params.path_max_retrans or 0,
-        params.max_retrans or 0,
-    ):
-        sock.setsockopt(api.SOL_SCTP, option, value)
-
-
-class _Socket:
-    """The shared half of endpoints and associations: one SCTP socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self._sock = sock
-        self._partial: list[bytes] = []
-        self._pushback: deque[Received] = deque()
-        self._closed = False
-
-    @property
-    def port(self) -> int:
-        return int(self._sock.getsockname()[1])
-
-    def _local_addresses(self, assoc_id: int) -> list[Address]:
-        return [api.normalize(a) for a in _sctp.getladdrs(self._sock.fileno(), assoc_id)]
-
-    def _peer_addresses(self, assoc_id: int) -> list[Address]:
-        try:
-            found = _sctp.getpaddrs(self._sock.fileno(), assoc_id)
-        except (OSError, RuntimeError):
-            return []
-        return [api.normalize(a) for a in found]
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("socket was closed")
-
-    async def _receive(self) -> Received:
-        while True:
-            self._check_open()
-            if self._pushback:
-                await trio.lowlevel.checkpoint()
-                return self._pushback.popleft()
-            await trio.lowlevel.checkpoint_if_cancelled()
-            try:
-                item = self._read_once()
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(self._sock.fileno())
-                continue
-            except OSError as exc:
-                if exc.errno == errno.ENOTCONN:
-                    raise trio.EndOfChannel from exc
-                raise
-            if item is None:
-                continue
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return item
-
-    def _receive_nowait(self) -> Received | None:
-        """The next message or event if the socket has one queued, else None; no checkpoint
-        (a caller that drains a batch this way must checkpoint itself)."""
-        self._check_open()
-        if self._pushback:
-            return self._pushback.popleft()
-        while True:
-            try:
-                item = self._read_once()
-            except BlockingIOError:
-                return None
-            except OSError as exc:
-                if exc.errno == errno.ENOTCONN:
-                    raise trio.EndOfChannel from exc
-                raise
-            if item is not None:
-                return item
-
-    def _read_once(self) -> Received | None:
-        """One non-blocking recvmsg; None when it only gave part of a message (or nothing
-        worth reporting). Raises BlockingIOError when the socket is empty."""
-        data, ancillary, flags, source = self._sock.recvmsg(RECV_SIZE, api.RCVINFO_CMSG_SPACE)
-        if not data and not flags and not ancillary:
-            raise trio.EndOfChannel  # one-to-one socket after the association ended
-        if not flags & api.MSG_EOR:
-            self._partial.append(data)
-            return None
-        if self._partial:
-            data = b"".join([*self._partial, data])
-            self._partial.clear()
-        if flags & api.MSG_NOTIFICATION:
-            return api.parse_notification(data)
-        sid, ppid, unordered, assoc = 0, 0, False, 0
-        for level, kind, value in ancillary:
-            if level == api.IPPROTO_SCTP and kind == api.SCTP_RCVINFO:
-                sid, _ssn, rflags, ppid, _tsn, _cum, _ctx, assoc = api.RCVINFO.unpack_from(value)
-                unordered = bool(rflags & api.SCTP_UNORDERED)
-        peer = api.normalize(source) if source else None
-        return SctpMessage(data, socket.ntohl(ppid), sid, assoc, unordered, peer)
-
-    async def _send(self, data: bytes, cmsg: bytes) -> None:
-        self._check_open()
-        ancillary = [(api.IPPROTO_SCTP, api.SCTP_SNDINFO, cmsg)]
-        while True:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            try:
-                self._sock.sendmsg([data], ancillary)
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(self._sock.fileno())
-                continue
-            except OSError as exc:
-                if exc.errno in GONE_ERRNOS:
-                    raise AssociationGone(str(exc)) from exc
-                raise
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return
-
-    def _send_nowait(self, data: bytes, cmsg: bytes) -> bool:
-        """One non-blocking sendmsg without a checkpoint; False when it would block."""
-        self._check_open()
-        try:
-            self._sock.sendmsg([data], [(api.IPPROTO_SCTP, api.SCTP_SNDINFO, cmsg)])
-        except BlockingIOError:
-            return False
-        except OSError as exc:
-            if exc.errno in GONE_ERRNOS:
-                raise AssociationGone(str(exc)) from exc
-            raise
-        return True
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            trio.lowlevel.notify_closing(self._sock.fileno())
-            self._sock.close()
-        await trio.lowlevel.checkpoint()
-
-
-class KernelEndpoint(_Socket):
+class KernelEndpoint(KernelSocket):
     """One-to-many endpoint (see :class:`rserpool.transport.abc.SctpEndpoint`)."""
 
     def local_addresses(self) -> list[Address]:
@@ -229,7 +84,7 @@ class KernelEndpoint(_Socket):
         await self._send(b"", api.sndinfo(assoc_id, 0, 0, api.SCTP_ABORT))
 
 
-class KernelAssociation(_Socket):
+class KernelAssociation(KernelSocket):
     """One-to-one association (see :class:`rserpool.transport.abc.SctpAssociation`)."""
 
     def __init__(self, sock: socket.socket) -> None:
@@ -293,7 +148,7 @@ class KernelAssociation(_Socket):
         await self.aclose()
 
 
-class KernelListener(_Socket):
+class KernelListener(KernelSocket):
     async def accept(self) -> KernelAssociation:
         while True:
             self._check_open()

@@ -34,9 +34,9 @@ from rserpool.transport._memstack import (
     MemoryAssociation,
     MemoryEndpoint,
     MemoryListener,
-    MemoryUdpSocket,
     SctpSocket,
 )
+from rserpool.transport._memudp import MemoryUdpSocket
 
 __all__ = [
     "LINUX_DEFAULTS",
