@@ -105,3 +105,35 @@ def test_the_package_names_its_simulators() -> None:
     assert rserpool.testing.Sim is rserpool.testing.registrar.Sim
     assert rserpool.testing.Net is rserpool.testing.client.Net
     assert set(rserpool.testing.__all__) <= set(dir(rserpool.testing))
+
+
+class _EndsAnother(list[int]):
+    """A fake's ``aborted`` list that, on its first entry, ends another fake's association
+    (a PE program with two associations that exits when one of them fails)."""
+
+    def __init__(self, sim: rserpool.testing.Sim, other: rserpool.testing.registrar.Fake) -> None:
+        super().__init__()
+        self.sim, self.other = sim, other
+
+    def append(self, assoc_id: int) -> None:
+        super().append(assoc_id)
+        for other_id in list(self.other.endpoint.assocs):
+            self.sim.break_association(self.other.endpoint, other_id, notify_local=True)
+
+
+def test_crash_survives_an_association_ended_by_the_end_of_another() -> None:
+    sim = rserpool.testing.Sim(seed=5)
+    sim.registrar("PR1", "10.0.0.1", 0x11111111)
+    sim.registrar("PR2", "10.0.0.2", 0x22222222)
+    sim.run(6000)
+    pe1, pe2 = sim.fake("PE1", "10.1.0.1"), sim.fake("PE2", "10.1.0.2")
+    pe1.send("PR1", pe1.registration(b"EchoPool", 0x2001))
+    pe2.send("PR1", pe2.registration(b"EchoPool", 0x2002))
+    pe1.aborted = _EndsAnother(sim, pe2)
+    sim.crash("PR1")  # was: KeyError for PE2's association, already gone
+    assert pe1.aborted and not pe2.endpoint.assocs
+    assert not [e for e in sim.endpoints if e.name == "PR1"]
+    before = len(sim.trace)
+    sim.run(20000)  # PR2 takes PR1's PEs over; nothing reaches the crashed registrar
+    assert not [line for line in sim.trace[before:] if "-> PR1" in line]
+    assert "PR1" not in sim.registrars

@@ -255,7 +255,10 @@ class Sim:
     def break_association(self, ep: SimEndpoint, assoc_id: int, *, notify_local: bool) -> None:
         """End an association: the remote side is told it is lost (and this side too if
         ``notify_local``, as when the network, not this node, ended it)."""
-        remote, remote_id = ep.assocs.pop(assoc_id)
+        link = ep.assocs.pop(assoc_id, None)
+        if link is None:
+            return  # already ended, e.g. by what the end of another association caused
+        remote, remote_id = link
         remote.assocs.pop(remote_id, None)
         self._lost(remote, remote_id)
         if notify_local:
@@ -272,10 +275,14 @@ class Sim:
     def crash(self, name: str) -> None:
         """The registrar ``name`` vanishes; its peers' SCTP associations with it fail."""
         del self.registrars[name]
-        for ep in [e for e in self.endpoints if e.name == name]:
-            for assoc_id in list(ep.assocs):
-                self.break_association(ep, assoc_id, notify_local=False)
+        gone = [e for e in self.endpoints if e.name == name]
+        for ep in gone:  # first, so that nothing reacting below can reach them again
             self.endpoints.remove(ep)
+        for ep in gone:
+            # Breaking one association makes others react (and perhaps end a further one
+            # with this registrar): each id is looked up again when its turn comes.
+            while ep.assocs:
+                self.break_association(ep, next(iter(ep.assocs)), notify_local=False)
 
     # ------------------------------------------------------------------ delivery
 
