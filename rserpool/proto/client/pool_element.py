@@ -51,6 +51,7 @@ from rserpool.proto.client.session import (
     SessionAccepted,
     SessionClosed,
     SessionSend,
+    session_control,
 )
 from rserpool.proto.common import AssocId, Channel, Endpoint, MessageIgnored, TransportAddress
 from rserpool.wire import (
@@ -59,7 +60,6 @@ from rserpool.wire import (
     BusinessCard,
     Cookie,
     CookieEcho,
-    DecodeError,
     Deregistration,
     DeregistrationResponse,
     EndpointKeepAlive,
@@ -68,7 +68,6 @@ from rserpool.wire import (
     PoolElement,
     Registration,
     RegistrationResponse,
-    decode_message_untrusted,
 )
 
 __all__ = [
@@ -181,18 +180,11 @@ class PoolElementCore(RegistrarClient):
         if ppid != PPID.ASAP:
             self._emit(DataReceived(session, ppid, data))
             return
-        try:
-            message = decode_message_untrusted(ppid, data)
-        except DecodeError as exc:
-            reason = f"bad ASAP control: {exc.reason}"
-            self._emit(MessageIgnored(Channel.SESSION, session, reason))
+        control = session_control(data, self._session_handlers)
+        if isinstance(control, str):
+            self._emit(MessageIgnored(Channel.SESSION, session, control))
             return
-        handler = self._session_handlers.get(type(message))
-        if handler is None:
-            reason = f"{message.NAME} on a session"
-            self._emit(MessageIgnored(Channel.SESSION, session, reason))
-            return
-        handler(session, message)
+        self._session_handlers[type(control)](session, control)
 
     def _cookie_echo_message(self, session: AssocId, message: Message) -> None:
         assert isinstance(message, CookieEcho)

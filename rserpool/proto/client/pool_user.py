@@ -50,6 +50,7 @@ from rserpool.proto.client.session import (
     SessionClosed,
     SessionConnected,
     SessionSend,
+    session_control,
 )
 from rserpool.proto.client.session_states import (
     CONNECTING_STATES,
@@ -63,10 +64,8 @@ from rserpool.wire import (
     BusinessCard,
     Cookie,
     CookieEcho,
-    DecodeError,
     Message,
     PoolElement,
-    decode_message_untrusted,
 )
 
 __all__ = [
@@ -224,18 +223,11 @@ class PoolUserCore(ResolvingClient):
         if ppid != PPID.ASAP:
             self._emit(DataReceived(s.session, ppid, data))
             return
-        try:
-            message = decode_message_untrusted(ppid, data)
-        except DecodeError as exc:
-            reason = f"bad ASAP control: {exc.reason}"
-            self._emit(MessageIgnored(Channel.SESSION, connection, reason))
+        control = session_control(data, self._session_handlers)
+        if isinstance(control, str):
+            self._emit(MessageIgnored(Channel.SESSION, connection, control))
             return
-        handler = self._session_handlers.get(type(message))
-        if handler is None:
-            reason = f"{message.NAME} on a session"
-            self._emit(MessageIgnored(Channel.SESSION, connection, reason))
-            return
-        handler(s, message)
+        self._session_handlers[type(control)](s, control)
 
     def _cookie_message(self, s: SessionRecord, message: Message) -> None:
         assert isinstance(message, Cookie)

@@ -9,6 +9,7 @@ the core chose in :class:`ConnectSession`.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 from rserpool.proto.common import Event, TransportAddress
@@ -20,6 +21,20 @@ from rserpool.wire import (
     decode_message_untrusted,
     encode_message,
 )
+
+
+def session_control(data: bytes, expected: Container[type[Message]]) -> Message | str:
+    """The ASAP control message (PPID 11) that arrived on a session, if it is one of the
+    ``expected`` types; otherwise why it is ignored (it does not decode, or it has no business
+    on a session)."""
+    try:
+        message = decode_message_untrusted(PPID.ASAP, data)
+    except DecodeError as exc:
+        return f"bad ASAP control: {exc.reason}"
+    if type(message) not in expected:
+        return f"{message.NAME} on a session"
+    return message
+
 
 # ------------------------------------------------------------------------------- actions
 
