@@ -84,27 +84,51 @@ def rsplib_log_level(text: str) -> str:
     return RSPLIB_LOG_LEVELS.get(int(text), "debug")
 
 
-def parse_ip(text: str) -> IPAddress:
+def parse_ip(text: str, whole: str | None = None) -> IPAddress:
+    """One IP address (IPv6 may be in brackets); ``whole`` is the option value it came from."""
     try:
         return ipaddress.ip_address(text.strip("[]"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+        where = "" if whole in (None, text) else f" in {whole!r}"
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}{where}") from None
 
 
-def split_host_port(text: str, default_port: int | None) -> tuple[str, int | None]:
-    """``1.2.3.4:99``, ``[2001:db8::1]:99``, ``1.2.3.4`` or ``2001:db8::1``."""
+def split_host_port(
+    text: str, default_port: int | None, whole: str | None = None, low: int = 0
+) -> tuple[str, int | None]:
+    """``1.2.3.4:99``, ``[2001:db8::1]:99``, ``1.2.3.4`` or ``2001:db8::1`` → (host, port);
+    ``default_port`` where none is given; a port must lie in ``low``..65535."""
+    whole = whole or text
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise argparse.ArgumentTypeError(f"not an address: {text!r} in {whole!r}")
+        colon, port = bool(rest), rest[1:]
     elif text.count(":") == 1:
         host, _, port = text.partition(":")
+        colon = True
     else:
-        host, port = text, ""
-    if not port:
+        host, port, colon = text, "", False
+    if not colon:
         return host, default_port
-    if not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"bad port in {text!r} (a port is 0..65535)")
+    if not port:
+        raise argparse.ArgumentTypeError(f"no port after ':' in {whole!r}")
+    if not port.isdigit() or not low <= int(port) <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"bad port {port!r} in {whole!r} (a port is {low}-65535)")
     return host, int(port)
+
+
+def unspecified_alone(text: str, addresses: Sequence[IPAddress]) -> bool:
+    """True if ``addresses`` is the wildcard (``0.0.0.0`` or ``::``: every address of this
+    host) alone; the wildcard beside other addresses is refused."""
+    if not any(a.is_unspecified for a in addresses):
+        return False
+    if len(addresses) > 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {_unspecified(addresses)} means every address of this host and "
+            "cannot be combined with other addresses"
+        )
+    return True
 
 
 def parse_endpoint(text: str, default_port: int) -> tuple[tuple[IPAddress, ...], int]:
@@ -115,32 +139,26 @@ def parse_endpoint(text: str, default_port: int) -> tuple[tuple[IPAddress, ...],
     if text == "auto":
         return (), 0
     first, *rest = text.split(",")
-    host, port = split_host_port(first, default_port)
-    addresses = [parse_ip(host), *(parse_ip(a) for a in rest)]
-    if any(a.is_unspecified for a in addresses):
-        if len(addresses) > 1:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: {_unspecified(addresses)} means every address of this host and "
-                "cannot be combined with other addresses"
-            )
+    host, port = split_host_port(first, default_port, text)
+    addresses = [parse_ip(host, text), *(parse_ip(a, text) for a in rest)]
+    if unspecified_alone(text, addresses):
         addresses = []
     _check_unicast(text, addresses)
     return tuple(addresses), default_port if port is None else port
 
 
 def parse_remote(text: str, default_port: int) -> tuple[tuple[IPAddress, ...], int]:
-    """Someone else's multi-homed endpoint ``addr[:port]{,addr}``: unicast addresses only
-    (neither ``0.0.0.0`` nor multicast) and a port other than 0."""
+    """Someone else's multi-homed endpoint ``addr[:port]{,addr}`` (a registrar, a peer):
+    unicast addresses only (neither ``0.0.0.0`` nor multicast), each once, and a port other
+    than 0."""
     first, *rest = text.split(",")
-    host, port = split_host_port(first, default_port)
-    addresses = [parse_ip(host), *(parse_ip(a) for a in rest)]
+    host, port = split_host_port(first, default_port, text, low=1)
+    addresses = [parse_ip(host, text), *(parse_ip(a, text) for a in rest)]
     if any(a.is_unspecified for a in addresses):
         raise argparse.ArgumentTypeError(
             f"{text!r}: {_unspecified(addresses)} is no address to connect to"
         )
     _check_unicast(text, addresses)
-    if port == 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: port 0 is no port to connect to")
     return tuple(addresses), default_port if port is None else port
 
 
@@ -181,7 +199,7 @@ def parse_group(text: str, default: tuple[str, int]) -> tuple[str, int] | None:
     if text == "off":
         return None
     host, port = split_host_port(text, default[1])
-    address = parse_ip(host)
+    address = parse_ip(host, text)
     if not address.is_multicast:
         raise argparse.ArgumentTypeError(
             f"not a multicast address: {text!r} (give auto, off or a group such as "

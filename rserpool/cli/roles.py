@@ -18,7 +18,6 @@ While a PE or PU looks for a registrar it says what it tries and why that failed
 from __future__ import annotations
 
 import argparse
-import ipaddress
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,7 +25,14 @@ import trio
 
 from rserpool.apps.service_handlers import SERVICES
 from rserpool.cli.common import CommandError, add_logging_options, number, say
-from rserpool.cli.options import translate_rsplib
+from rserpool.cli.options import (
+    parse_group,
+    parse_ip,
+    parse_remote,
+    split_host_port,
+    translate_rsplib,
+    unspecified_alone,
+)
 from rserpool.policies.definitions import policy_by_name
 from rserpool.presentation.explain import HuntProgress, explain
 from rserpool.proto.client.pool_user import NoPoolElement
@@ -119,70 +125,27 @@ def parse_policy(text: str) -> PoolMemberSelectionPolicy:
     return PoolMemberSelectionPolicy(policy_type, **values)
 
 
-def _ip(text: str, whole: str) -> IPAddress:
-    try:
-        return ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        where = "" if text == whole else f" in {whole!r}"
-        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}{where}") from None
-
-
-def _host_port(text: str, whole: str, low: int) -> tuple[str, int | None]:
-    """``1.2.3.4:99``, ``[2001:db8::1]:99``, ``1.2.3.4``, ``2001:db8::1`` → (host, port)."""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest and not rest.startswith(":"):
-            raise argparse.ArgumentTypeError(f"not an address: {text!r} in {whole!r}")
-        colon, port = bool(rest), rest[1:]
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-        colon = True
-    else:
-        host, port, colon = text, "", False
-    if not colon:
-        return host, None
-    if not port:
-        raise argparse.ArgumentTypeError(f"no port after ':' in {whole!r}")
-    if not port.isdigit() or not low <= int(port) <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"bad port {port!r} in {whole!r} (a port is {low}-65535)")
-    return host, int(port)
-
-
 def parse_registrar(text: str) -> TransportAddress:
     """A registrar's ASAP endpoint: RSPLIB's ``ADDR:PORT{,ADDR}`` (multi-homed); without a
     port, the well-known ASAP port 3863 (RSPLIB insists on the port)."""
-    first, *rest = text.split(",")
-    host, port = _host_port(first, text, 1)
-    addresses: list[IPAddress] = []
-    for item in [host, *rest]:
-        address = _ip(item, text)
-        if address.is_unspecified or address.is_multicast:
-            raise argparse.ArgumentTypeError(
-                f"{item} is not a registrar's address (a wildcard or multicast address) in {text!r}"
-            )
-        if address not in addresses:
-            addresses.append(address)
-    return TransportAddress(tuple(addresses), ASAP_PORT if port is None else port)
+    return TransportAddress(*parse_remote(text, ASAP_PORT))
 
 
 def parse_local(text: str) -> tuple[list[str], int]:
     """Local addresses and port: ``ADDR[,ADDR][:PORT]`` or RSPLIB's ``ADDR:PORT{,ADDR}``;
     ``0.0.0.0`` or ``::`` alone means every address of this host."""
     port = 0
-    addresses: list[str] = []
+    addresses: list[IPAddress] = []
     for part in text.split(","):
-        host, p = _host_port(part, text, 0)
+        host, p = split_host_port(part, None, text)
         if p is not None:
             port = p
-        address = _ip(host, text)
-        if str(address) not in addresses:
-            addresses.append(str(address))
-    wildcard = [a for a in addresses if ipaddress.ip_address(a).is_unspecified]
-    if wildcard and len(addresses) > 1:
-        raise argparse.ArgumentTypeError(
-            f"{wildcard[0]} (every address) cannot be combined with other addresses in {text!r}"
-        )
-    return ([] if wildcard else addresses), port
+        address = parse_ip(host, text)
+        if address not in addresses:
+            addresses.append(address)
+    if unspecified_alone(text, addresses):
+        return [], port
+    return [str(a) for a in addresses], port
 
 
 def parse_pool_handle(text: str) -> str:
@@ -200,15 +163,7 @@ def parse_pool_handle(text: str) -> str:
 
 def parse_announce(text: str) -> Address | None:
     """``auto`` (239.0.0.50:3863), ``off`` (None) or a multicast ``ADDR[:PORT]``."""
-    if text == "auto":
-        return ASAP_ANNOUNCE_GROUP
-    if text == "off":
-        return None
-    host, port = _host_port(text, text, 1)
-    address = _ip(host, text)
-    if not address.is_multicast:
-        raise argparse.ArgumentTypeError(f"auto, off or a multicast ADDR[:PORT], not {text!r}")
-    return str(address), ASAP_ANNOUNCE_GROUP[1] if port is None else port
+    return parse_group(text, ASAP_ANNOUNCE_GROUP)
 
 
 parse_policy.__name__ = "policy"

@@ -57,9 +57,9 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["not-an-address"], "argument REGISTRAR: not an IP address: 'not-an-address'"),
         (["0.0.0.0"], "argument REGISTRAR: '0.0.0.0': 0.0.0.0 is no address to connect to"),
         (["198.51.100.1:0"],
-         "argument REGISTRAR: '198.51.100.1:0': port 0 is no port to connect to"),
+         "argument REGISTRAR: bad port '0' in '198.51.100.1:0' (a port is 1-65535)"),
         (["198.51.100.1:99999"],
-         "argument REGISTRAR: bad port in '198.51.100.1:99999' (a port is 0..65535)"),
+         "argument REGISTRAR: bad port '99999' in '198.51.100.1:99999' (a port is 1-65535)"),
         (["239.0.0.51"],
          "argument REGISTRAR: '239.0.0.51': 239.0.0.51 is a multicast address, not one of an "
          "SCTP endpoint"),

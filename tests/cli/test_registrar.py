@@ -171,9 +171,9 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
          "argument --enrp: '192.0.2.1:9901,::': :: means every address of this host and cannot "
          "be combined with other addresses"),
         (["--asap", "198.51.100.1:70000"],
-         "argument --asap: bad port in '198.51.100.1:70000' (a port is 0..65535)"),
+         "argument --asap: bad port '70000' in '198.51.100.1:70000' (a port is 0-65535)"),
         (["--asap", "registrar.example:3863"],
-         "argument --asap: not an IP address: 'registrar.example'"),
+         "argument --asap: not an IP address: 'registrar.example' in 'registrar.example:3863'"),
         (["--asap", "239.0.0.50:3863"],
          "argument --asap: '239.0.0.50:3863': 239.0.0.50 is a multicast address, not one of an "
          "SCTP endpoint"),
@@ -181,7 +181,7 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
          "argument --asap: '198.51.100.1,198.51.100.1': an address is given twice"),
         (["--peer", "0.0.0.0"], "argument --peer: '0.0.0.0': 0.0.0.0 is no address to connect to"),
         (["--peer", "198.51.100.2:0"],
-         "argument --peer: '198.51.100.2:0': port 0 is no port to connect to"),
+         "argument --peer: bad port '0' in '198.51.100.2:0' (a port is 1-65535)"),
         (["--enrp-announce", "198.51.100.1"],
          "argument --enrp-announce: not a multicast address: '198.51.100.1' (give auto, off or "
          "a group such as 239.0.0.51:9901)"),

@@ -33,14 +33,15 @@ USAGE = "(see rserpool server --help)"
          "argument --registrar: not an IP address: 'registrar.example' in "
          "'registrar.example:3863'"),
         (["--registrar", "1.2.3.4:3863,0.0.0.0"],
-         "argument --registrar: 0.0.0.0 is not a registrar's address (a wildcard or multicast "
-         "address) in '1.2.3.4:3863,0.0.0.0'"),
+         "argument --registrar: '1.2.3.4:3863,0.0.0.0': 0.0.0.0 is no address to connect to"),
+        (["--registrar", "1.2.3.4,1.2.3.4"],
+         "argument --registrar: '1.2.3.4,1.2.3.4': an address is given twice"),
         (["--local", "bogus"], "argument --local: not an IP address: 'bogus'"),
         (["--local", "1.2.3.4:99999"],
          "argument --local: bad port '99999' in '1.2.3.4:99999' (a port is 0-65535)"),
         (["-local=0.0.0.0,192.0.2.1:7000"],
-         "argument -local: 0.0.0.0 (every address) cannot be combined with other addresses in "
-         "'0.0.0.0,192.0.2.1:7000'"),
+         "argument -local: '0.0.0.0,192.0.2.1:7000': 0.0.0.0 means every address of this host "
+         "and cannot be combined with other addresses"),
         (["--pool-handle="], "argument --pool-handle: a pool handle cannot be empty (1 to 32 "
          "bytes)"),
         (["-poolhandle="], "argument -poolhandle: a pool handle cannot be empty (1 to 32 bytes)"),
@@ -61,7 +62,8 @@ USAGE = "(see rserpool server --help)"
         (["-identifier=x"], "argument -identifier: not an identifier: 'x'"),
         (["--policy", "Nonsense"], "argument --policy: unknown policy 'Nonsense'"),
         (["--asap-announce", "10.0.0.1"],
-         "argument --asap-announce: auto, off or a multicast ADDR[:PORT], not '10.0.0.1'"),
+         "argument --asap-announce: not a multicast address: '10.0.0.1' (give auto, off or a "
+         "group such as 239.0.0.50:3863)"),
         (["--timeout", "-1"], "argument --timeout: must be at least 0, not -1"),
         (["--timeout", "inf"], "argument --timeout: not a finite number: 'inf'"),
         (["--echo", "--daytime"], "argument --daytime: not allowed with argument --echo"),

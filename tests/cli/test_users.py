@@ -50,11 +50,10 @@ PR = "198.51.100.1:3863"
         ("terminal", ["-registrar=1.2.3.4:99999"],
          "argument -registrar: bad port '99999' in '1.2.3.4:99999' (a port is 1-65535)"),
         ("terminal", ["--registrar", "::"],
-         "argument --registrar: :: is not a registrar's address (a wildcard or multicast "
-         "address) in '::'"),
+         "argument --registrar: '::': :: is no address to connect to"),
         ("terminal", ["--registrar", "239.0.0.50:3863"],
-         "argument --registrar: 239.0.0.50 is not a registrar's address (a wildcard or "
-         "multicast address) in '239.0.0.50:3863'"),
+         "argument --registrar: '239.0.0.50:3863': 239.0.0.50 is a multicast address, not one "
+         "of an SCTP endpoint"),
     ],
 )  # fmt: skip
 def test_bad_options(
