@@ -2,7 +2,8 @@
 Debian package that provides it, so that a failed check says what to install.
 
 The guest (virtme-ng under QEMU) is built from this machine's own files: QEMU, a Debian
-kernel with its modules (for ``sctp.ko``), a statically linked busybox for the initramfs,
+kernel with its modules (for ``sctp.ko``), a statically linked busybox for the initramfs
+(virtme-ng checks it, and the kernel, with the ``file`` command),
 and, for the tests it runs, RSPLIB's programs, tshark and iproute2, which it sees through the
 shared root filesystem. ``python -m interop.preflight`` prints the check.
 """
@@ -82,6 +83,8 @@ GUEST = (
         "a kernel image in /boot with its modules", "linux-image-amd64", kernel_with_modules
     ),
     Requirement("a statically linked busybox", "busybox-static", static_busybox),
+    # virtme-ng runs `file` on the kernel and on busybox before it builds the initramfs
+    Requirement("the file command", "file", program("file")),
     Requirement("virtme-ng (vng)", "make setup (pip: virtme-ng)", vng),
 )
 IN_GUEST = (

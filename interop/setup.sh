@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-PACKAGES="qemu-system-x86 linux-image-amd64 busybox-static rsplib-registrar rsplib-tools rsplib-services
+PACKAGES="qemu-system-x86 linux-image-amd64 busybox-static file rsplib-registrar rsplib-tools rsplib-services
           tshark lksctp-tools libsctp-dev iproute2 procps coreutils"
 
 missing=()
