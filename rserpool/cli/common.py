@@ -229,7 +229,8 @@ def run(
     main: Callable[[argparse.Namespace], Awaitable[int]],
 ) -> int:
     """Run ``main(args)`` under Trio: logging set up, SIGINT/SIGTERM end it cleanly (the
-    component leaves in order: a PE deregisters), failures become one line."""
+    component leaves in order: a PE deregisters), failures become one line (several at once,
+    e.g. from the tasks of one nursery, are joined with "; ")."""
     setup_logging(args)
     try:
         return trio.run(_until_signal, main, args)
@@ -248,9 +249,9 @@ def run(
             traceback.print_exception(exc, file=sys.stderr)
         usage = all(isinstance(leaf, UsageError) for leaf in leaves)
         prog = getattr(args, "prog", "rserpool")
-        for line in dict.fromkeys(line or f"{type(leaf).__name__}: {leaf}"
-                                  for line, leaf in zip(lines, leaves, strict=True)):  # fmt: skip
-            print(f"{prog}: error: {line}", file=sys.stderr, flush=True)
+        told = dict.fromkeys(line or f"{type(leaf).__name__}: {leaf}"
+                             for line, leaf in zip(lines, leaves, strict=True))  # fmt: skip
+        print(f"{prog}: error: {'; '.join(told)}", file=sys.stderr, flush=True)
         return 2 if usage else 1
 
 

@@ -18,8 +18,7 @@ While a PE or PU looks for a registrar it says what it tries and why that failed
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -37,7 +36,7 @@ from rserpool.policies.definitions import policy_by_name
 from rserpool.presentation.explain import HuntProgress, explain
 from rserpool.proto.client.pool_user import NoPoolElement
 from rserpool.proto.common import Event, IPAddress, TransportAddress
-from rserpool.transport import ASAP_ANNOUNCE_GROUP, Address, Host, TransportError
+from rserpool.transport import ASAP_ANNOUNCE_GROUP, Address, Host
 from rserpool.wire import PolicyType, PoolMemberSelectionPolicy
 from rserpool.wire.constants import ASAP_PORT
 
@@ -295,23 +294,6 @@ async def give_up_after(
         await reached()
         return
     raise CommandError(message())
-
-
-@contextmanager
-def transport_failures() -> Iterator[None]:
-    """A :class:`~rserpool.transport.TransportError` that ends a component (an address not on
-    this host, a port in use, no address a registrar would accept) is told as one line."""
-    try:
-        yield
-    except* TransportError as group:
-        lines = dict.fromkeys(str(leaf) for leaf in _leaves(group))
-        raise CommandError("; ".join(lines)) from group
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]
 
 
 def register_subcommands(

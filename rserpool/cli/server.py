@@ -25,7 +25,6 @@ from rserpool.cli.roles import (
     make_host,
     parse_policy,
     parse_pool_handle,
-    transport_failures,
 )
 from rserpool.drivers.pool_element import PoolElementNode, open_pool_element
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, Host
@@ -89,32 +88,31 @@ async def server_main(args: argparse.Namespace, host: Host | None = None) -> int
     def timed_out() -> str:
         return narrator.progress.timeout_message(args.timeout, handle.encode(), pool_element=True)
 
-    with transport_failures():
-        try:
-            async with open_pool_element(
-                host,
-                handle,
-                registrars=args.registrar,
-                announces=args.asap_announce is not None,
-                announce_group=args.asap_announce or ASAP_ANNOUNCE_GROUP,
-                policy=args.policy,
-                pe_id=args.identifier,
-                addresses=addresses or None,
-                port=port,
-                reregistration_interval=args.rereg_interval,
-                handler=handler,
-            ) as pe:
-                say(f"PE {ident(pe.pe_id)}: user transport (where pool users connect) "
-                    f"{pe.user_transport}")  # fmt: skip
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(narrator.follow, pe.events)
-                    nursery.start_soon(give_up_after, args.timeout, pe.wait_registered, timed_out)
-                    if args.runtime:
-                        await trio.sleep(args.runtime / 1000)
-                        nursery.cancel_scope.cancel()
-                    else:
-                        await trio.sleep_forever()
-        finally:
-            if pe is not None:  # what happened while leaving (the Deregistration)
-                narrator.tell_rest(pe.events)
+    try:
+        async with open_pool_element(
+            host,
+            handle,
+            registrars=args.registrar,
+            announces=args.asap_announce is not None,
+            announce_group=args.asap_announce or ASAP_ANNOUNCE_GROUP,
+            policy=args.policy,
+            pe_id=args.identifier,
+            addresses=addresses or None,
+            port=port,
+            reregistration_interval=args.rereg_interval,
+            handler=handler,
+        ) as pe:
+            say(f"PE {ident(pe.pe_id)}: user transport (where pool users connect) "
+                f"{pe.user_transport}")  # fmt: skip
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(narrator.follow, pe.events)
+                nursery.start_soon(give_up_after, args.timeout, pe.wait_registered, timed_out)
+                if args.runtime:
+                    await trio.sleep(args.runtime / 1000)
+                    nursery.cancel_scope.cancel()
+                else:
+                    await trio.sleep_forever()
+    finally:
+        if pe is not None:  # what happened while leaving (the Deregistration)
+            narrator.tell_rest(pe.events)
     return 0

@@ -27,7 +27,6 @@ from rserpool.cli.roles import (
     give_up_after,
     make_host,
     parse_pool_handle,
-    transport_failures,
 )
 from rserpool.drivers.pool_user import PoolUserNode, PoolUserSession, open_pool_user
 from rserpool.presentation.explain import explain
@@ -107,8 +106,7 @@ async def terminal_main(
     lines: LineSource = stdin or trio.wrap_file(sys.stdin)
     narrator = Narrator()
     say(f"rserpool terminal: Pool Handle = {args.pool_handle}; type lines, end with Ctrl-D")
-    with transport_failures():
-        return await _terminal(args, host, lines, narrator)
+    return await _terminal(args, host, lines, narrator)
 
 
 def _pool_user(args: argparse.Namespace, host: Host) -> AbstractAsyncContextManager[PoolUserNode]:
@@ -185,8 +183,7 @@ async def pingpong_main(args: argparse.Namespace, host: Host | None = None) -> i
     host = host or make_host(args)
     narrator = Narrator()
     say(f"rserpool pingpong: Pool Handle = {args.pool_handle}, Ping Interval = {args.interval}ms")
-    with transport_failures():
-        return await _pingpong(args, host, narrator)
+    return await _pingpong(args, host, narrator)
 
 
 async def _pingpong(args: argparse.Namespace, host: Host, narrator: Narrator) -> int:

@@ -25,6 +25,7 @@ from rserpool.cli.common import (
     run,
     spelled,
 )
+from rserpool.errors import TransportError
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +106,17 @@ def test_nested_groups_are_unwrapped_and_equal_lines_told_once(
                                       CommandError("no registrar")])  # fmt: skip
     assert run(args(), lambda _a: _in_a_nursery(nested)) == 1
     assert capsys.readouterr().err == "rserpool test: error: no registrar\n"
+
+
+def test_different_failures_at_once_are_still_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    both = ExceptionGroup("tasks", [TransportError("cannot bind 192.0.2.9"),
+                                    CommandError("no registrar")])  # fmt: skip
+    assert run(args(), lambda _a: _in_a_nursery(both)) == 1
+    assert capsys.readouterr().err == (
+        "rserpool test: error: cannot bind 192.0.2.9; no registrar\n"
+    )
 
 
 def test_a_usage_error_at_run_time_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
