@@ -230,6 +230,8 @@ class Registrar:
             await self._flush()
 
     def _guarded_input(self, sock: Socket, item: Received) -> None:
+        """Feed one item; an exception (a bug in the core or here) is logged with the
+        association and counted, and the next item is served as usual."""
         try:
             self._input(sock, item)
         except Exception:
@@ -247,7 +249,7 @@ class Registrar:
             if item.data:
                 sock.received_types[item.data[0]] += 1
             peer = self._peer_of(sock, item)
-            self._guarded(self.core.receive, kind, item.assoc_id, item.ppid, item.data, peer, now)
+            self.core.receive(kind, item.assoc_id, item.ppid, item.data, peer, now)
         elif isinstance(item, CommUp):
             self.statistics.associations_up[kind.value] += 1
             self._refresh_peer(sock, item.assoc_id)
@@ -259,7 +261,7 @@ class Registrar:
             # new incarnation whose old registrations are void.
             self.statistics.associations_lost[kind.value] += 1
             table.lost(item.assoc_id)
-            self._guarded(self.core.association_lost, kind, item.assoc_id, now)
+            self.core.association_lost(kind, item.assoc_id, now)
             if isinstance(item, Restart):
                 self._refresh_peer(sock, item.assoc_id)
         elif isinstance(item, SendFailed):
