@@ -69,7 +69,15 @@ class Parser(argparse.ArgumentParser):
         for ours, theirs in sorted(self.spellings.items(), key=lambda kv: -len(kv[0])):
             message = message.replace(f"argument {ours}", f"argument {theirs}")
             message = message.replace(f"/{ours}:", f"/{theirs}:")
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        tell_error(self.prog, message, usage=True)
+        self.exit(2)
+
+
+def tell_error(prog: str, line: str, *, usage: bool = False) -> None:
+    """The one line of a failure on standard error: ``rserpool X: error: ...``; a usage error
+    points to ``--help``."""
+    hint = f" (see {prog} --help)" if usage else ""
+    print(f"{prog}: error: {line}{hint}", file=sys.stderr, flush=True)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -251,7 +259,7 @@ def run(
         prog = getattr(args, "prog", "rserpool")
         told = dict.fromkeys(line or f"{type(leaf).__name__}: {leaf}"
                              for line, leaf in zip(lines, leaves, strict=True))  # fmt: skip
-        print(f"{prog}: error: {'; '.join(told)}", file=sys.stderr, flush=True)
+        tell_error(prog, "; ".join(told), usage=usage)
         return 2 if usage else 1
 
 

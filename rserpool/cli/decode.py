@@ -27,6 +27,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
+from rserpool.cli.common import tell_error
 from rserpool.cli.options import translate_rsplib
 from rserpool.wire.constants import PPID
 
@@ -73,7 +74,7 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _fail(reason: str, status: int = 1) -> int:
-    print(f"rserpool decode: {reason}", file=sys.stderr)
+    tell_error("rserpool decode", reason, usage=status == 2)
     return status
 
 

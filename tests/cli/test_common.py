@@ -121,7 +121,9 @@ def test_different_failures_at_once_are_still_one_line(
 
 def test_a_usage_error_at_run_time_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(args(), lambda _a: _in_a_nursery(UsageError("argument --x: bad"))) == 2
-    assert capsys.readouterr().err == "rserpool test: error: argument --x: bad\n"
+    assert capsys.readouterr().err == (
+        "rserpool test: error: argument --x: bad (see rserpool test --help)\n"
+    )
 
 
 def test_verbose_adds_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:

@@ -105,10 +105,10 @@ def test_incomplete_duplicates_and_skipped_frames_in_the_summary(
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.pcapng"
     assert run(capsys, str(missing)) == (
-        1, "", f"rserpool decode: cannot read {missing}: No such file or directory\n"
+        1, "", f"rserpool decode: error: cannot read {missing}: No such file or directory\n"
     )  # fmt: skip
     assert run(capsys, str(tmp_path)) == (
-        1, "", f"rserpool decode: cannot read {tmp_path}: Is a directory\n"
+        1, "", f"rserpool decode: error: cannot read {tmp_path}: Is a directory\n"
     )  # fmt: skip
 
 
@@ -116,7 +116,7 @@ def test_not_a_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     path = tmp_path / "notes.txt"
     path.write_text("not a capture\n")
     assert run(capsys, str(path)) == (
-        1, "", f"rserpool decode: {path}: not a pcap or pcapng file\n"
+        1, "", f"rserpool decode: error: {path}: not a pcap or pcapng file\n"
     )  # fmt: skip
 
 
@@ -126,7 +126,7 @@ def test_truncated_capture_prints_what_it_read_then_fails(
     good.write_bytes(good.read_bytes()[:-10])
     status, out, err = run(capsys, str(good))
     assert status == 1
-    assert err == f"rserpool decode: {good}: the file is cut short in frame 5\n"
+    assert err == f"rserpool decode: error: {good}: the file is cut short in frame 5\n"
     assert out.splitlines()[-1] == "2 ASAP/ENRP messages in 4 frames, 0 undecodable, 1 incomplete"
 
 
@@ -134,7 +134,7 @@ def test_corrupt_capture(good: Path, capsys: pytest.CaptureFixture[str]) -> None
     data = good.read_bytes()
     good.write_bytes(data[:12] + b"\x09\x00" + data[14:])  # pcapng major version 9
     assert run(capsys, str(good)) == (
-        1, "", f"rserpool decode: {good}: corrupt file header: unknown pcapng version 9.0\n"
+        1, "", f"rserpool decode: error: {good}: corrupt file header: unknown pcapng version 9.0\n"
     )  # fmt: skip
 
 
@@ -168,8 +168,8 @@ def test_hex_as_the_wrong_protocol_does_not_decode(capsys: pytest.CaptureFixture
     status, out, err = run(capsys, "--hex", text, "--protocol", "asap")
     assert (status, out) == (1, "")
     assert err == (
-        "rserpool decode: 44 bytes do not decode: not ASAP: parameter 0x0a0a length 2570 does "
-        "not fit in 40 bytes (at offset 0x4)\n"
+        "rserpool decode: error: 44 bytes do not decode: not ASAP: parameter 0x0a0a length 2570 "
+        "does not fit in 40 bytes (at offset 0x4)\n"
     )
 
 
@@ -177,8 +177,8 @@ def test_hex_that_does_not_decode_shows_the_reason(capsys: pytest.CaptureFixture
     status, out, err = run(capsys, "--hex", "01 00 00 08 00 09 00 04", "--ppid", "11")
     assert (status, out) == (1, "")
     assert err == (
-        "rserpool decode: 8 bytes do not decode: not ASAP: parameter 0x0009: empty pool handle "
-        "(at offset 0x4)\n"
+        "rserpool decode: error: 8 bytes do not decode: not ASAP: parameter 0x0009: empty pool "
+        "handle (at offset 0x4)\n"
     )
     status, out, err = run(capsys, "-v", "--hex", "01 00 00 08 00 09 00 04", "--ppid", "11")
     assert status == 1 and "=> DecodeError" in out
@@ -195,7 +195,11 @@ def test_hex_that_does_not_decode_shows_the_reason(capsys: pytest.CaptureFixture
 def test_hex_that_is_not_hex_is_a_usage_error(
     text: str, reason: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(capsys, "--hex", text) == (2, "", f"rserpool decode: --hex: not hex: {reason}\n")
+    assert run(capsys, "--hex", text) == (
+        2,
+        "",
+        f"rserpool decode: error: --hex: not hex: {reason} (see rserpool decode --help)\n",
+    )
 
 
 def test_parse_hex_spellings() -> None:
@@ -211,7 +215,11 @@ def test_parse_hex_spellings() -> None:
     ],
 )
 def test_usage_errors(argv: list[str], reason: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, *argv) == (2, "", f"rserpool decode: {reason}\n")
+    assert run(capsys, *argv) == (
+        2,
+        "",
+        f"rserpool decode: error: {reason} (see rserpool decode --help)\n",
+    )
 
 
 def test_unexpected_errors_are_one_line_without_v_and_a_traceback_with_it(
@@ -224,7 +232,7 @@ def test_unexpected_errors_are_one_line_without_v_and_a_traceback_with_it(
     assert run(capsys, str(good)) == (
         1,
         "",
-        "rserpool decode: internal error: RuntimeError: a bug\n",
+        "rserpool decode: error: internal error: RuntimeError: a bug\n",
     )
     status, _, err = run(capsys, "-v", str(good))
     assert status == 1 and "Traceback" in err and err.endswith("RuntimeError: a bug\n")
