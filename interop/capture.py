@@ -17,9 +17,13 @@ import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interop.processes import Process
 from interop.topology import Host
+
+if TYPE_CHECKING:
+    import rserpool.capture
 
 RSERPOOL_FILTER = "sctp or udp port 3863 or udp port 9901"
 UDP_PPID = {3863: 11, 9901: 12}  # announces: the PPID is implied by the port
@@ -34,6 +38,8 @@ class Capture:
 
     def __init__(self, host: Host, path: Path, capture_filter: str = RSERPOOL_FILTER) -> None:
         self.path = path
+        #: after :meth:`stop`: the file as :mod:`rserpool.capture` reads it (``rserpool decode``)
+        self.read: rserpool.capture.DecodedCapture | None = None
         argv = ["tshark", "-i", "any", "-f", capture_filter, "-w", str(path), "-q"]
         self.process = Process(host, argv, path.with_suffix(".tshark.log"))
 
@@ -46,7 +52,7 @@ class Capture:
         # TERM, not INT: background jobs of a non-interactive shell ignore SIGINT.
         self.process.stop()
         decoded = decode(self.path)
-        cross_check(self.path, decoded)
+        self.read = cross_check(self.path, decoded)
         return decoded
 
 
@@ -81,9 +87,10 @@ class DecodedCapture:
         return [m for m in self.messages if (m.protocol, m.type) == (protocol, message_type)]
 
 
-def cross_check(path: Path, decoded: DecodedCapture) -> None:
-    """Raise :class:`CaptureError` unless :func:`rserpool.capture.read_capture` finds the
-    messages tshark found (same frames, protocols and types, in order) and decodes them all."""
+def cross_check(path: Path, decoded: DecodedCapture) -> rserpool.capture.DecodedCapture:
+    """What :func:`rserpool.capture.read_capture` finds in ``path``; raise
+    :class:`CaptureError` unless it finds the messages tshark found (same frames, protocols
+    and types, in order) and decodes them all."""
     from rserpool.capture import CaptureError as ReaderError
     from rserpool.capture import read_capture
 
@@ -106,6 +113,7 @@ def cross_check(path: Path, decoded: DecodedCapture) -> None:
             f"{path}: {len(ours.undecodable)} message(s) tshark dissects do not decode, first "
             f"in frame {bad.frame}: {bad.error}"
         )
+    return ours
 
 
 def _tshark(*args: str) -> str:

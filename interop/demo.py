@@ -24,7 +24,7 @@ from interop.capture import Capture
 from interop.guest import REPO, Guest, GuestConfig
 from interop.processes import rserpool
 from interop.topology import Topology
-from rserpool.capture import Record, read_capture
+from rserpool.capture import Record
 from rserpool.wire import (
     EndpointKeepAlive,
     EndpointKeepAliveAck,
@@ -173,7 +173,8 @@ def run_demo() -> int:
         decoded = capture.stop()  # tshark's reading, cross-checked against rserpool.capture's
 
     step("5. What went over the wire (the capture, read by rserpool.capture as `rserpool decode`)")
-    records = read_capture(capture.path.read_bytes()).messages
+    assert capture.read is not None  # stop() read it
+    records = capture.read.messages
     lines, counted = trace_lines(records, ports)
     for line in lines:
         say(line)
