@@ -226,8 +226,10 @@ def test_every_rserpool_error_is_one_line_without_a_traceback(
     async def fail(_args: argparse.Namespace) -> int:
         raise error
 
-    assert run(args, fail) == (2 if isinstance(error, UsageError) else 1)
-    assert capsys.readouterr().err == f"rserpool test: error: {line}\n"
+    usage = isinstance(error, UsageError)
+    assert run(args, fail) == (2 if usage else 1)
+    hint = " (see rserpool test --help)" if usage else ""
+    assert capsys.readouterr().err == f"rserpool test: error: {line}{hint}\n"
 
 
 def test_except_rserpool_error_catches_them_and_nothing_else() -> None:
