@@ -35,7 +35,8 @@ drivers nor pysctp until a program asks for them (``KernelHost`` needs pysctp).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -160,15 +161,26 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import a name of ``__all__`` from its module on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup does not come here
-    return value
+def _lazy_names(
+    module: str, sources: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``module`` (PEP 562; also used by
+    :mod:`rserpool.errors`): a name of ``sources`` (name → the module
+    that defines it) is imported on first use and kept in ``namespace`` (the module's
+    globals), so the next lookup does not come here."""
+
+    def __getattr__(name: str) -> object:
+        source = sources.get(name)
+        if source is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(source), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *sources})
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())

@@ -43,8 +43,9 @@ cause describes (a transport failure, a bad option)::
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from rserpool import _lazy_names
 
 if TYPE_CHECKING:
     from rserpool.capture import CaptureError as CaptureError
@@ -131,15 +132,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import an error class of ``__all__`` from its module on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())
