@@ -64,7 +64,7 @@ from rserpool.wire import (
     UpdateAction,
 )
 from rserpool.wire.constants import MAX_HR_ITEMS
-from rserpool.wire.params import ErrorCause, normalize_address, pool_element_size
+from rserpool.wire.params import ErrorCause, pool_element_size
 from rserpool.wire.tlv import UnknownParameter
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
@@ -131,8 +131,8 @@ class AsapServer:
     def reporter(assoc_id: AssocId, peer: TransportAddress) -> object:
         """Who a request comes from, for the rate limits: the peer's address set (every
         association from one host shares it), else the association."""
-        if peer.addresses:
-            return frozenset(normalize_address(a) for a in peer.addresses)
+        if peer.addresses:  # normalised already (TransportAddress)
+            return frozenset(peer.addresses)
         return ("association", assoc_id)
 
     def speaks_for(self, pe: StoredPE, assoc_id: AssocId, peer: TransportAddress) -> bool:
@@ -147,8 +147,8 @@ class AsapServer:
         user = pe.user_transport
         if isinstance(user, OpaqueTransport) or not peer.addresses:
             return False
-        own = user.addresses
-        return any(normalize_address(a) in own for a in peer.addresses)
+        own = user.addresses  # both sides normalised (transport parameters, TransportAddress)
+        return any(a in own for a in peer.addresses)
 
     def error(self, msg: AsapError, assoc_id: AssocId, peer: TransportAddress, now: int) -> None:
         self.state.emit(ErrorReceived(Endpoint.ASAP, assoc_id, msg.summary()))
