@@ -118,7 +118,7 @@ def wait_listening(process: subprocess.Popen[str], udp_port: int) -> None:
     deadline = time.monotonic() + 10
     while not is_listening(process.pid, udp_port):
         if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"bench_sctp: {process.args} did not start listening")
+            sys.exit(f"bench_sctp: {process.args!r} did not start listening")
         time.sleep(0.005)
 
 
@@ -128,7 +128,7 @@ def lines_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> 
     for line in process.stdout:
         if done(line):
             return line
-    sys.exit(f"bench_sctp: {process.args} ended without the expected line")
+    sys.exit(f"bench_sctp: {process.args!r} ended without the expected line")
 
 
 def file_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> str:
@@ -142,7 +142,7 @@ def file_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> s
                 if done(line):
                     return line
         time.sleep(0.1)
-    sys.exit(f"bench_sctp: {process.args} did not print the expected line")
+    sys.exit(f"bench_sctp: {process.args!r} did not print the expected line")
 
 
 def tsctp_receiver() -> tuple[subprocess.Popen[str], int]:
@@ -346,7 +346,8 @@ def print_table(rows: list[Row]) -> None:
         print(
             f"{row.name:<16}{small:>12.0f}{median([r.mbps for r in row.small]):>7.1f}"
             f"{median([r.rate for r in row.large]):>13.0f}"
-            f"{median([r.mbps for r in row.large]):>8.1f}{median(row.rtt_ms):>8.3f}"
+            f"{median([r.mbps for r in row.large]):>8.1f}"
+            f"{f'{median(row.rtt_ms):.3f}' if row.rtt_ms else '-':>8}"
             f"{median([r.cpu_us for r in row.small]):>11.1f}{small / anchor:>9.2f}"
         )
     print(
