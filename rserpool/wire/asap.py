@@ -38,7 +38,7 @@ from rserpool.wire.params import (
     encode_pool_handle,
 )
 from rserpool.wire.text import error_text, handle_text, pe_text, policy_text, transport_text
-from rserpool.wire.tlv import Scanner
+from rserpool.wire.tlv import Scanner, UnknownParameter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,11 +90,25 @@ class Registration(AsapMessage):
     def _details(self) -> str:
         return f"{handle_text(self.pool_handle)} {pe_text(self.pool_element)}"
 
+    def to_report(self) -> tuple[UnknownParameter, ...]:
+        pe = self.pool_element
+        asap = pe.asap_transport
+        # fast path: nothing skipped anywhere (the usual case) saves walking every field
+        if not (
+            self.extensions
+            or pe.extensions
+            or getattr(pe.user_transport, "extensions", ())
+            or (asap is not None and asap.extensions)
+        ):
+            return ()
+        return Message.to_report(self)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _HandleAndId(AsapMessage):
     """Messages whose body is Pool Handle, PE Identifier."""
 
+    FLAT: ClassVar[bool] = True
     pool_handle: bytes
     pe_id: int
 
@@ -187,6 +201,7 @@ class HandleResolution(AsapMessage):
 
     TYPE: ClassVar[int] = AsapType.HANDLE_RESOLUTION
     NAME: ClassVar[str] = "Handle Resolution"
+    FLAT: ClassVar[bool] = True
     pool_handle: bytes
     items: int | None = None
     subscribe: bool = False
