@@ -18,6 +18,7 @@ from rserpool.errors import ProtocolError
 from rserpool.policies import SelectionStorage
 from rserpool.policies.entry import PolicyEntry
 from rserpool.wire.constants import Cause, PolicyType
+from rserpool.wire.params import PoolElement as WirePoolElement
 from rserpool.wire.params import SctpTransport, Transport
 from rserpool.wire.policy import PoolMemberSelectionPolicy
 
@@ -53,6 +54,7 @@ class PoolElement(PolicyEntry):
         "transport_protocol",
         "unreachable_reports",
         "user_transport",
+        "wire_cache",
     )
 
     def __init__(
@@ -83,6 +85,9 @@ class PoolElement(PolicyEntry):
         self.unreachable_reports = 0
         self.expiry: int | None = None  # deadline in ms, or None: no timer
         self.expiry_record: object = None  # the ExpiryQueue's live record
+        #: What a registrar derived from the fields above for its replies (the Pool Element
+        #: parameter and its bytes); the handlespace drops it whenever one of them changes.
+        self.wire_cache: tuple[WirePoolElement, bytes] | None = None
 
     def __repr__(self) -> str:
         return (

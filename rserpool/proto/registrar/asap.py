@@ -41,6 +41,7 @@ from rserpool.proto.registrar.events import (
     RemovalReason,
 )
 from rserpool.proto.registrar.ratelimit import RateLimiter
+from rserpool.proto.registrar.replies import ResolvedResponse, resolution_form
 from rserpool.proto.registrar.state import RegistrarState, Timer, route, transport_kind
 from rserpool.wire import (
     AsapError,
@@ -64,7 +65,7 @@ from rserpool.wire import (
     UpdateAction,
 )
 from rserpool.wire.constants import MAX_HR_ITEMS
-from rserpool.wire.params import ErrorCause, pool_element_size
+from rserpool.wire.params import ErrorCause
 from rserpool.wire.tlv import UnknownParameter
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
@@ -238,26 +239,31 @@ class AsapServer:
             selected = state.handlespace.select(handle, items, config.max_increment)
         else:
             state.emit(RateLimited(assoc_id, "Handle Resolution", handle))
-        wire_pes = [p for p in (state.wire_pe(pe, asap=False) for pe in selected) if p]
         # RSPLIB: the first selected PE's policy settings stand for the pool's policy.
         size = 4 + 8 + len(handle) + 3 + 4 * 9
         fitting: list[PoolElement] = []
-        for p in wire_pes:
-            size += pool_element_size(p)
+        encoded: list[bytes] = []
+        for pe in selected:
+            wire, data = pe.wire_cache or resolution_form(pe)  # encoded once per PE change
+            size += len(data)
             if size > MAX_MESSAGE_SIZE:
                 break
-            fitting.append(p)
+            fitting.append(wire)
+            encoded.append(data)
         if not fitting:  # no pool (or rate-limited; a stored PE always fits, see store.py)
             error = OperationError.of(Cause.UNKNOWN_POOL_HANDLE)
             response = HandleResolutionResponse(pool_handle=handle, error=error)
             state.act(Send(Endpoint.ASAP, assoc_id, response))
             state.emit(HandleResolved(assoc_id, handle, (), Cause.UNKNOWN_POOL_HANDLE))
             return
-        response = HandleResolutionResponse(
-            pool_handle=handle, policy=fitting[0].policy, pool_elements=tuple(fitting)
+        response = ResolvedResponse(
+            pool_handle=handle,
+            policy=fitting[0].policy,
+            pool_elements=tuple(fitting),
+            encoded_elements=tuple(encoded),
         )
         state.act(Send(Endpoint.ASAP, assoc_id, response))
-        state.emit(HandleResolved(assoc_id, handle, tuple(p.pe_id for p in fitting)))
+        state.emit(HandleResolved(assoc_id, handle, tuple([p.pe_id for p in fitting])))
 
     def endpoint_unreachable(
         self, msg: EndpointUnreachable, assoc_id: AssocId, peer: TransportAddress, now: int

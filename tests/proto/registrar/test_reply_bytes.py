@@ -15,6 +15,8 @@ from rserpool.proto.registrar import RegistrarConfig, RegistrarCore
 from rserpool.wire import (
     Deregistration,
     HandleResolution,
+    HandleResolutionResponse,
+    Message,
     PolicyType,
     PoolElement,
     PoolMemberSelectionPolicy,
@@ -96,3 +98,31 @@ def test_replies_are_byte_identical() -> None:
         replies = [a.encode() for a in core.outgoing() if isinstance(a, Send)]
         core.events()
         assert replies == [bytes.fromhex(expected)], name
+
+
+def _resolve(core: RegistrarCore, handle: bytes) -> HandleResolutionResponse:
+    data = HandleResolution(pool_handle=handle, items=3).encode()
+    core.receive(Endpoint.ASAP, 12, 11, data, PEER, 2000)
+    (send,) = [a for a in core.outgoing() if isinstance(a, Send)]
+    core.events()
+    response = send.message
+    assert isinstance(response, HandleResolutionResponse)
+    assert send.encode() == Message.encode(response)  # cached bytes == the plain encoding
+    return response
+
+
+def test_a_changed_pe_is_answered_with_its_new_parameter() -> None:
+    core = RegistrarCore(RegistrarConfig(server_id=0x101), random.Random(7), 0)
+    for load, port, life in ((0x1000, 8000, 300_000), (0x2000, 8000, 300_000),
+                             (0x2000, 8001, 300_000), (0x2000, 8001, 600_000)):  # fmt: skip
+        policy = PoolMemberSelectionPolicy(PolicyType.LEAST_USED, load=load)
+        pe = PoolElement(0x2001, 0, life, TcpTransport(port, (A6,)), policy)
+        data = Registration(pool_handle=b"Odd pool", pool_element=pe).encode()
+        core.receive(Endpoint.ASAP, 11, 11, data, PEER, 1000)
+        core.outgoing()
+        (answer,) = _resolve(core, b"Odd pool").pool_elements
+        assert (answer.policy, answer.user_transport, answer.registration_life) == (
+            policy,
+            pe.user_transport,
+            life,
+        )
