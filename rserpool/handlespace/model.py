@@ -45,6 +45,8 @@ class PoolElement(PolicyEntry):
         "expiry",
         "expiry_record",
         "home_registrar_id",
+        "keep_alive_timeout_due",
+        "keep_alive_transmission_due",
         "key",
         "last_update",
         "pe_id",
@@ -85,6 +87,10 @@ class PoolElement(PolicyEntry):
         self.unreachable_reports = 0
         self.expiry: int | None = None  # deadline in ms, or None: no timer
         self.expiry_record: object = None  # the ExpiryQueue's live record
+        #: A registrar's Endpoint Keep Alive timers of its home PE (ms, or None: off), kept by
+        #: ``rserpool.proto.registrar.keepalive``: slots instead of a timer record per PE.
+        self.keep_alive_transmission_due: int | None = None
+        self.keep_alive_timeout_due: int | None = None
         #: What a registrar derived from the fields above for its replies (the Pool Element
         #: parameter and its bytes); the handlespace drops it whenever one of them changes.
         self.wire_cache: tuple[WirePoolElement, bytes] | None = None

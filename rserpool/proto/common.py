@@ -246,13 +246,17 @@ class TimerTable(Generic[K]):
 
     def pop_due(self, now: int) -> list[K]:
         """Remove and return the keys whose deadline is at or before ``now``."""
-        due: list[K] = []
+        return [key for _, key in self.pop_due_timed(now)]
+
+    def pop_due_timed(self, now: int) -> list[tuple[int, K]]:
+        """Remove and return (deadline, key) of every key due at or before ``now``."""
+        due: list[tuple[int, K]] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
             deadline, seq, key = heapq.heappop(heap)
             if self._deadlines.get(key) == (deadline, seq):
                 del self._deadlines[key]
-                due.append(key)
+                due.append((deadline, key))
         return due
 
     def _compact(self) -> None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rserpool.handlespace import Key, RegistrationRejected
 from rserpool.handlespace import PoolElement as StoredPE
+from rserpool.handlespace import RegistrationRejected
 from rserpool.proto.common import (
     Abort,
     AssocId,
@@ -283,7 +283,7 @@ class AsapServer:
         pe = state.handlespace.find(*key)
         if pe is None or reports <= state.config.max_bad_pe_reports or not state.is_home(pe):
             return
-        if (Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key) not in state.timers:
+        if state.keep_alive_timeout.get(pe) is None:
             self.send_keep_alive(pe, now)
 
     # ---------------------------------------------------------------- keep-alive
@@ -325,20 +325,19 @@ class AsapServer:
         )
         state.act(Send(Endpoint.ASAP, assoc_id, message, to))
         timeout = state.config.endpoint_keep_alive_timeout_interval
-        state.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe.key), now + timeout)
+        state.keep_alive_timeout.set(pe, now + timeout)
 
-    def keep_alive_transmission_timer(self, key: Key, now: int) -> None:
-        pe = self.state.handlespace.find(*key)
-        if pe is not None and self.state.is_home(pe):
+    def keep_alive_transmission_timer(self, pe: StoredPE, now: int) -> None:
+        state = self.state
+        if state.handlespace.find(pe.pool_handle, pe.pe_id) is pe and state.is_home(pe):
             self.send_keep_alive(pe, now)
 
-    def keep_alive_timeout_timer(self, key: Key, now: int) -> None:
+    def keep_alive_timeout_timer(self, pe: StoredPE, now: int) -> None:
         """No Ack in time: ABORT the association, remove the PE, Handle Update DEL."""
         state = self.state
-        pe = state.handlespace.find(*key)
-        if pe is None or not state.is_home(pe):
+        if state.handlespace.find(pe.pool_handle, pe.pe_id) is not pe or not state.is_home(pe):
             return
-        assoc_id = state.pe_assoc.get(key)
+        assoc_id = state.pe_assoc.get(pe.key)
         reason = RemovalReason.KEEP_ALIVE_TIMEOUT
         if pe.unreachable_reports > state.config.max_bad_pe_reports:
             reason = RemovalReason.UNREACHABLE  # the Keep Alive that checked the reports

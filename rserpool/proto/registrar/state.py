@@ -26,6 +26,7 @@ from rserpool.proto.common import (
 )
 from rserpool.proto.registrar.config import RegistrarConfig
 from rserpool.proto.registrar.events import PoolElementRemoved, RemovalReason
+from rserpool.proto.registrar.keepalive import PeDeadlines
 from rserpool.proto.registrar.machines import STARTUP, StartupInput, StartupState
 from rserpool.proto.registrar.peers import Peer, PeerTable
 from rserpool.wire import (
@@ -87,12 +88,11 @@ class Timer(enum.Enum):
     TAKEOVER_EXPIRY = "takeover expiry"
 
 
-# One key type per timer kind: the kind, then its subject (a PE, a peer's id, or nothing).
+# One key type per timer kind: the kind, then its subject (a peer's id, or nothing). The PEs'
+# ENDPOINT_KEEP_ALIVE_* timers are kept apart, in the PEs themselves (:mod:`.keepalive`).
 ServerAnnounceKey: TypeAlias = tuple[Literal[Timer.SERVER_ANNOUNCE_CYCLE], None]
 HeartbeatKey: TypeAlias = tuple[Literal[Timer.PEER_HEARTBEAT_CYCLE], None]
 MentorDiscoveryKey: TypeAlias = tuple[Literal[Timer.MENTOR_DISCOVERY], None]
-KeepAliveTransmissionKey: TypeAlias = tuple[Literal[Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION], Key]
-KeepAliveTimeoutKey: TypeAlias = tuple[Literal[Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT], Key]
 LastHeardKey: TypeAlias = tuple[Literal[Timer.PEER_MAX_TIME_LAST_HEARD], int]  # server id
 NoResponseKey: TypeAlias = tuple[Literal[Timer.PEER_MAX_TIME_NO_RESPONSE], int]  # server id
 TakeoverExpiryKey: TypeAlias = tuple[Literal[Timer.TAKEOVER_EXPIRY], int]  # target's id
@@ -101,8 +101,6 @@ TimerKey: TypeAlias = (
     ServerAnnounceKey
     | HeartbeatKey
     | MentorDiscoveryKey
-    | KeepAliveTransmissionKey
-    | KeepAliveTimeoutKey
     | LastHeardKey
     | NoResponseKey
     | TakeoverExpiryKey
@@ -119,6 +117,9 @@ class RegistrarState:
         self.handlespace = PoolHandlespace(rng, max_bad_pe_reports=config.max_bad_pe_reports)
         self.peers = PeerTable(config.static_peers)
         self.timers: TimerTable[TimerKey] = TimerTable()
+        # Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION and _TIMEOUT of the home PEs
+        self.keep_alive_transmission = PeDeadlines("keep_alive_transmission_due")
+        self.keep_alive_timeout = PeDeadlines("keep_alive_timeout_due")
         self.startup = StartupState.INITIALIZING  # changed by ``advance_startup`` only
         self.mentor_id: int | None = None
         self.started = now
@@ -240,22 +241,21 @@ class RegistrarState:
         interval. Other PEs: no keep-alives; ``register(expiry="life")`` already set
         ``now + registration life``.
         """
-        key = pe.key
         if self.is_home(pe):
             self.handlespace.set_expiry(pe, None)
-            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
+            self.keep_alive_timeout.cancel(pe)
             interval = self.config.endpoint_keep_alive_transmission_interval
-            self.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key), now + interval)
+            self.keep_alive_transmission.set(pe, now + interval)
         else:
-            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key))
-            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
-            self.bind_pe(key, None)
+            self.keep_alive_transmission.cancel(pe)
+            self.keep_alive_timeout.cancel(pe)
+            self.bind_pe(pe.key, None)
 
     def forget_pe(self, pe: StoredPE, reason: RemovalReason, *, announce: bool) -> None:
         """Bookkeeping after ``pe`` left the handlespace; ``announce``: Handle Update DEL."""
         key = pe.key
-        self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key))
-        self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
+        self.keep_alive_transmission.cancel(pe)
+        self.keep_alive_timeout.cancel(pe)
         self.bind_pe(key, None)
         for peer in self.peers:
             if peer.download is not None:
