@@ -1,21 +1,29 @@
-"""The Pool Element decoder's memo: equal bodies share their decoded values, nothing else."""
+"""The codec's fast paths agree with the plain way: the Pool Element decoder's memo (equal
+bodies share their decoded values, nothing else) and the precompiled responses."""
 
 from __future__ import annotations
 
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rserpool.wire import (
     DecodeError,
+    DeregistrationResponse,
+    Message,
     PolicyType,
     PoolElement,
     PoolMemberSelectionPolicy,
     Registration,
+    RegistrationResponse,
     SctpTransport,
     decode_message_untrusted,
     params,
 )
+
+from .strategies import STRATEGIES
 
 
 def _registration(pe_id: int, port: int = 7000) -> bytes:
@@ -54,3 +62,8 @@ def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for port in range(8000, 8010):
         _pe(_registration(1, port))
         assert len(params._pe_bodies) <= 4
+
+
+@given(st.one_of(STRATEGIES[RegistrationResponse], STRATEGIES[DeregistrationResponse]))
+def test_precompiled_responses_encode_as_the_plain_encoder(message: Message) -> None:
+    assert message.encode() == Message.encode(message)
