@@ -239,7 +239,8 @@ class TimerTable(Generic[K]):
         heap = self._heap
         while heap:
             deadline, seq, key = heap[0]
-            if self._deadlines.get(key) == (deadline, seq):
+            entry = self._deadlines.get(key)
+            if entry is not None and entry[1] == seq:  # the sequence number says it all
                 return deadline
             heapq.heappop(heap)
         return None

@@ -22,7 +22,6 @@ from rserpool.proto.common import (
     IPAddress,
     Send,
     TransportAddress,
-    earliest,
 )
 from rserpool.proto.registrar.asap import AsapServer
 from rserpool.proto.registrar.config import RegistrarConfig
@@ -180,12 +179,16 @@ class RegistrarCore:
     def next_deadline(self) -> int | None:
         """When ``handle_timers`` must be called next (ms), or None."""
         state = self._state
-        return earliest(
-            state.timers.next_deadline(),
+        best = state.timers.next_deadline()
+        # fast path: the other heads compared inline (the driver asks after every flush)
+        for deadline in (
             state.keep_alive_transmission.next_deadline(),
             state.keep_alive_timeout.next_deadline(),
             state.handlespace.next_expiry(),
-        )
+        ):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     def handle_timers(self, now: int) -> None:
         """Run everything due at or before ``now`` (harmless when nothing is due)."""

@@ -54,6 +54,8 @@ class PeDeadlines:
         while heap:
             deadline = heap[0]
             bucket = buckets[deadline]
+            if getattr(bucket[0], slot) == deadline:  # fast path: the head is live
+                return deadline
             for i, pe in enumerate(bucket):
                 if getattr(pe, slot) == deadline:
                     if i:  # the stale entries before the first live one: gone for good
