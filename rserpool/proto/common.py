@@ -29,6 +29,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from rserpool.wire import Message, SctpTransport, encode_message, ppid_of
 from rserpool.wire.params import normalize_address
+from rserpool.wire.quickinit import quick_init
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -69,6 +70,7 @@ class TransportAddress:
 # ------------------------------------------------------------------------------- actions
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send ``message`` on ``endpoint``.

@@ -37,6 +37,7 @@ from rserpool.wire.params import (
     encode_policy,
     encode_pool_handle,
 )
+from rserpool.wire.quickinit import quick_init
 from rserpool.wire.text import error_text, handle_text, pe_text, policy_text, transport_text
 from rserpool.wire.tlv import Scanner, UnknownParameter
 
@@ -85,6 +86,7 @@ def _handle_and_id(msg_type: int, flags: int, handle: bytes, pe_id: int) -> byte
     return head + handle + PADDING[(4 + n) & 3] + _PE_IDENTIFIER.pack(PE_IDENTIFIER, 8, pe_id)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Registration(AsapMessage):
     """PE → home PR: Pool Handle, Pool Element (without ASAP transport)."""
@@ -139,24 +141,28 @@ class _HandleAndId(AsapMessage):
         return f"{handle_text(self.pool_handle)} PE {self.pe_id:#010x}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deregistration(_HandleAndId):
     TYPE: ClassVar[int] = AsapType.DEREGISTRATION
     NAME: ClassVar[str] = "Deregistration"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointKeepAliveAck(_HandleAndId):
     TYPE: ClassVar[int] = AsapType.ENDPOINT_KEEP_ALIVE_ACK
     NAME: ClassVar[str] = "Endpoint Keep Alive Ack"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointUnreachable(_HandleAndId):
     TYPE: ClassVar[int] = AsapType.ENDPOINT_UNREACHABLE
     NAME: ClassVar[str] = "Endpoint Unreachable"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationResponse(AsapMessage):
     """PR → PE: Pool Handle, PE Identifier, [Operation Error]; flag bit 0 = Reject."""
@@ -192,6 +198,7 @@ class RegistrationResponse(AsapMessage):
         return text + (" REJECT" if self.reject else " OK") + _err(self.error)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeregistrationResponse(AsapMessage):
     """PR → PE: Pool Handle, PE Identifier, [Operation Error]."""
@@ -221,6 +228,7 @@ class DeregistrationResponse(AsapMessage):
         return f"{handle_text(self.pool_handle)} PE {self.pe_id:#010x}" + _err(self.error)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandleResolution(AsapMessage):
     """PU → PR: Pool Handle, [Handle Resolution option 0x803f]; flag bit 0 = S (subscribe).
@@ -263,6 +271,7 @@ def _pe_list(scan: Scanner) -> tuple[PoolElement, ...]:
     return tuple(decode_pool_element(t) for t in scan.repeat(POOL_ELEMENT_TYPE))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandleResolutionResponse(AsapMessage):
     """PR → PU: Pool Handle, then [Policy] and PEs, or an Operation Error; bit 0 = A.
@@ -312,6 +321,7 @@ class HandleResolutionResponse(AsapMessage):
         return text + _err(self.error) + (" A" if self.accept_updates else "")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointKeepAlive(AsapMessage):
     """PR → PE: ``u32 server id``, Pool Handle, [PE Identifier] (RSPLIB); bit 0 = H (home)."""

@@ -25,6 +25,7 @@ from rserpool.wire.constants import (
 )
 from rserpool.wire.errors import EncodeError
 from rserpool.wire.policy import PoolMemberSelectionPolicy
+from rserpool.wire.quickinit import quick_init
 from rserpool.wire.tlv import Scanner, Tlv, UnknownParameter, join_tlvs, split_tlvs, types
 from rserpool.wire.transports import (
     ADDRESS_TYPES,
@@ -153,6 +154,7 @@ def encode_cookie(cookie: bytes) -> bytes:
     return tlv(ParamType.COOKIE, cookie)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PoolElement:
     """Pool Element (RFC 5354 §3.10). ``registration_life`` is in ms, as RSPLIB uses it."""

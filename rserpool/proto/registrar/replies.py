@@ -17,6 +17,7 @@ from rserpool.handlespace import PoolElement as StoredPE
 from rserpool.wire import HandleResolutionResponse, PoolElement
 from rserpool.wire.buffer import HEADER
 from rserpool.wire.params import Policy, encode_policy, encode_pool_handle
+from rserpool.wire.quickinit import quick_init
 
 #: A stored PE as a Handle Resolution Response carries it: the Pool Element, its encoding.
 ResolutionForm = tuple[PoolElement, bytes]
@@ -36,6 +37,7 @@ def resolution_form(pe: StoredPE) -> ResolutionForm:
     return form
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResolvedResponse(HandleResolutionResponse):
     """A Handle Resolution Response with its Pool Element parameters encoded already.
