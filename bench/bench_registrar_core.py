@@ -18,8 +18,9 @@ it all again on fresh cores and keeps the best of the runs. The operations:
   Endpoint Keep Alive Ack comes back;
 * Deregistration: a PE of "Big" leaves.
 
-The memory figure is what tracemalloc sees allocated and kept per registered PE (a fresh core,
-with its keep-alive timers). ``--profile`` prints the top functions under cProfile.
+The memory figures are what tracemalloc sees allocated and kept per registered PE (a fresh
+core, with its keep-alive timers), and the same once each PE was in a Handle Resolution
+Response. ``--profile`` prints the top functions under cProfile.
 
 Run: ``.venv/bin/python bench/bench_registrar_core.py [--pes N] [--batch N] [--repeat N]``
 (``--profile``: one run under cProfile).
@@ -183,19 +184,25 @@ class Bench:
         self.timed("Deregistration", (deregistering(c) for c in self.chunks(leaving)))
 
 
-def bytes_per_pe(pes: int) -> float:
-    """tracemalloc's count of what registering ``pes`` PEs allocates and keeps, per PE."""
+def bytes_per_pe(pes: int) -> tuple[float, float]:
+    """tracemalloc's count of what registering ``pes`` PEs allocates and keeps, per PE; then
+    the same once every PE was in a Handle Resolution Response (which caches its bytes)."""
     bench = Bench(pes, pes)
     big = [registration(b"Big", i) for i in range(1, pes + 1)]
+    request = HandleResolution(pool_handle=b"Big", items=1).encode()
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for data in big:
         bench.feed(REG_ASSOC, data, START)
     gc.collect()
-    per_pe = (tracemalloc.get_traced_memory()[0] - before) / pes
+    registered = (tracemalloc.get_traced_memory()[0] - before) / pes
+    for _ in range(pes):  # round robin: each PE once
+        bench.feed(PU_ASSOC, request, START)
+    gc.collect()
+    resolved = (tracemalloc.get_traced_memory()[0] - before) / pes
     tracemalloc.stop()
-    return per_pe
+    return registered, resolved
 
 
 def main() -> int:
@@ -217,13 +224,14 @@ def main() -> int:
             profiler.disable()
         for name, value in bench.results.items():
             best[name] = min(value, best.get(name, value))
-    per_pe = bytes_per_pe(args.pes)  # apart: tracing slows everything down
+    registered, resolved = bytes_per_pe(args.pes)  # apart: tracing slows everything down
 
     print(f"| operation (min over batches of {args.batch}, thread time) | µs/op |")
     print("|---|---:|")
     for name, value in best.items():
         print(f"| {name} | {value:.1f} |")
-    print(f"| memory per registered PE (tracemalloc) | {per_pe:.0f} B |")
+    print(f"| memory per registered PE (tracemalloc) | {registered:.0f} B |")
+    print(f"| ... once each PE was resolved | {resolved:.0f} B |")
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stdout)
         stats.strip_dirs().sort_stats("tottime").print_stats(30)

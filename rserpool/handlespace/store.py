@@ -254,7 +254,7 @@ class PoolHandlespace:
                 and pe.policy is policy
                 and pe.home_registrar_id == home_registrar_id
             ):
-                pe.wire_cache = None
+                pe.encoded_element = None
             if pe.home_registrar_id != home_registrar_id:
                 self._disown(pe, pool)
                 pe.home_registrar_id = home_registrar_id
@@ -334,7 +334,7 @@ class PoolHandlespace:
         moved = [self._pools[h].elements[i] for h, i in old.keys]
         for pe in moved:
             pe.home_registrar_id = new_owner
-            pe.wire_cache = None
+            pe.encoded_element = None
         new = self._owners.get(new_owner)
         if new is None:
             self._owners[new_owner] = old

@@ -147,20 +147,20 @@ def test_register_then_update_keeps_identity(hs: PoolHandlespace) -> None:
 )
 def test_a_change_drops_the_cached_wire_form(hs: PoolHandlespace, change: dict[str, Any]) -> None:
     pe = reg(hs, b"P", 5).element
-    cached: Any = (None, b"cached")  # whatever the registrar keeps there
-    pe.wire_cache = cached
+    cached = b"cached"
+    pe.encoded_element = cached
     reg(hs, b"P", 5, now=10)  # the same values again: still valid
-    assert pe.wire_cache is cached
+    assert pe.encoded_element is cached
     reg(hs, b"P", 5, now=20, **change)
-    assert pe.wire_cache is None
+    assert pe.encoded_element is None
 
 
 def test_take_over_drops_the_cached_wire_form(hs: PoolHandlespace) -> None:
     pe = reg(hs, b"P", 5, owner=1).element
-    cached: Any = (None, b"cached")
-    pe.wire_cache = cached
+    cached = b"cached"
+    pe.encoded_element = cached
     hs.take_over(1, 2)
-    assert pe.wire_cache is None
+    assert pe.encoded_element is None
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,7 @@ class AsapServer:
         one of the PE's own user transport addresses (the PE restarted, or reached its new
         home after a takeover). RFC 5355 §2.3-2.4: nobody else touches someone's PE.
         """
-        if self.state.pe_assoc.get(pe.key) == assoc_id:
+        if pe.registration_assoc == assoc_id:
             return True
         user = pe.user_transport
         if isinstance(user, OpaqueTransport) or not peer.addresses:
@@ -200,7 +200,7 @@ class AsapServer:
             state.emit(RegistrationRefused(handle, wpe.pe_id, assoc_id, exc.cause))
             return
         pe = result.element
-        state.bind_pe(pe.key, assoc_id)
+        state.bind_pe(pe, assoc_id)
         state.supervise(pe, now)
         response = RegistrationResponse(pool_handle=handle, pe_id=wpe.pe_id)
         state.act(Send(Endpoint.ASAP, assoc_id, response))
@@ -244,7 +244,7 @@ class AsapServer:
         fitting: list[PoolElement] = []
         encoded: list[bytes] = []
         for pe in selected:
-            wire, data = pe.wire_cache or resolution_form(pe)  # encoded once per PE change
+            wire, data = resolution_form(pe)  # the bytes are encoded once per PE change
             size += len(data)
             if size > MAX_MESSAGE_SIZE:
                 break
@@ -303,15 +303,15 @@ class AsapServer:
             reason = "Keep Alive Ack from another host than the PE's"
             state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
             return
-        if key not in state.pe_assoc:  # a taken-over PE answered our H-bit Keep Alive
-            state.bind_pe(key, assoc_id)
+        if pe.registration_assoc is None:  # a taken-over PE answered our H-bit Keep Alive
+            state.bind_pe(pe, assoc_id)
         pe.unreachable_reports = 0
         state.supervise(pe, now)
 
     def send_keep_alive(self, pe: StoredPE, now: int) -> None:
         """Endpoint Keep Alive on the PE's association, or with H=1 to its ASAP transport."""
         state = self.state
-        assoc_id = state.pe_assoc.get(pe.key)
+        assoc_id = pe.registration_assoc
         to = None
         if assoc_id is None:
             if pe.asap_transport is None:
@@ -337,7 +337,7 @@ class AsapServer:
         state = self.state
         if state.handlespace.find(pe.pool_handle, pe.pe_id) is not pe or not state.is_home(pe):
             return
-        assoc_id = state.pe_assoc.get(pe.key)
+        assoc_id = pe.registration_assoc
         reason = RemovalReason.KEEP_ALIVE_TIMEOUT
         if pe.unreachable_reports > state.config.max_bad_pe_reports:
             reason = RemovalReason.UNREACHABLE  # the Keep Alive that checked the reports

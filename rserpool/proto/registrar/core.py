@@ -113,7 +113,8 @@ class RegistrarCore:
 
     def pe_association(self, pool_handle: bytes, pe_id: int) -> AssocId | None:
         """The ASAP association a home PE is supervised on (None: not home, or unknown)."""
-        return self._state.pe_assoc.get((pool_handle, pe_id))
+        pe = self._state.handlespace.find(pool_handle, pe_id)
+        return None if pe is None else pe.registration_assoc
 
     def takeovers_in_progress(self) -> list[int]:
         return sorted(self._takeover.processes)

@@ -2,11 +2,12 @@
 
 A Handle Resolution Response carries each selected PE as a Pool Element parameter (without its
 ASAP transport). Encoding those parameters was most of a resolution's cost, although a PE's
-parameter only changes when the PE does; so each stored PE keeps its :data:`ResolutionForm`
-(``PoolElement.wire_cache``: the wire value and its encoded bytes), made the first time the PE
-is selected and dropped by the handlespace whenever the PE changes. The reply concatenates the
-cached bytes; its bytes are exactly what :class:`HandleResolutionResponse` would encode
-(``tests/proto/registrar/test_reply_bytes.py`` pins them).
+parameter only changes when the PE does; so each stored PE keeps it encoded
+(``PoolElement.encoded_element``), made the first time the PE is selected and dropped by the
+handlespace whenever the PE changes. The reply concatenates the cached bytes; its bytes are
+exactly what :class:`HandleResolutionResponse` would encode
+(``tests/proto/registrar/test_reply_bytes.py`` pins them). The parameter's value (the
+``pool_elements`` of the reply) is made per reply: keeping it too would cost 150 bytes per PE.
 """
 
 from __future__ import annotations
@@ -19,22 +20,20 @@ from rserpool.wire.buffer import HEADER
 from rserpool.wire.params import Policy, encode_policy, encode_pool_handle
 from rserpool.wire.quickinit import quick_init
 
-#: A stored PE as a Handle Resolution Response carries it: the Pool Element, its encoding.
-ResolutionForm = tuple[PoolElement, bytes]
-
 _POLICY_LIMIT = 256  # encoded policies kept (by policy object); the memo starts afresh when full
 _policies: dict[int, tuple[Policy, bytes]] = {}
 
 
-def resolution_form(pe: StoredPE) -> ResolutionForm:
-    """The PE's Pool Element parameter without ASAP transport, made once per change of the PE."""
-    form = pe.wire_cache
-    if form is None:
-        wire = PoolElement(
-            pe.pe_id, pe.home_registrar_id, pe.registration_life, pe.user_transport, pe.policy
-        )
-        form = pe.wire_cache = (wire, wire.encode())
-    return form
+def resolution_form(pe: StoredPE) -> tuple[PoolElement, bytes]:
+    """The PE's Pool Element parameter without ASAP transport, and its bytes (encoded once per
+    change of the PE)."""
+    wire = PoolElement(
+        pe.pe_id, pe.home_registrar_id, pe.registration_life, pe.user_transport, pe.policy
+    )
+    encoded = pe.encoded_element
+    if encoded is None:
+        encoded = pe.encoded_element = wire.encode()
+    return wire, encoded
 
 
 @quick_init

@@ -125,9 +125,9 @@ class RegistrarState:
         self.started = now
         self._outbox: list[Action] = []
         self._events: list[Event] = []
-        # Home PEs by the association they registered (or answered a keep-alive) on.
-        self.pe_assoc: dict[Key, AssocId] = {}
-        self.assoc_pes: dict[AssocId, set[Key]] = {}
+        # Home PEs by the association they registered (or answered a keep-alive) on; each PE
+        # knows its own (``registration_assoc``).
+        self.assoc_pes: dict[AssocId, set[StoredPE]] = {}
 
     # ------------------------------------------------------------------ queues
 
@@ -221,18 +221,20 @@ class RegistrarState:
     def is_home(self, pe: StoredPE) -> bool:
         return pe.home_registrar_id == self.server_id
 
-    def bind_pe(self, key: Key, assoc_id: AssocId | None) -> None:
+    def bind_pe(self, pe: StoredPE, assoc_id: AssocId | None) -> None:
         """Record the association a home PE is reached on (None: unknown, use H-bit sends)."""
-        old = self.pe_assoc.pop(key, None)
+        old = pe.registration_assoc
+        if old == assoc_id:
+            return
         if old is not None:
-            keys = self.assoc_pes.get(old)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
+            pes = self.assoc_pes.get(old)
+            if pes is not None:
+                pes.discard(pe)
+                if not pes:
                     del self.assoc_pes[old]
+        pe.registration_assoc = assoc_id
         if assoc_id is not None:
-            self.pe_assoc[key] = assoc_id
-            self.assoc_pes.setdefault(assoc_id, set()).add(key)
+            self.assoc_pes.setdefault(assoc_id, set()).add(pe)
 
     def supervise(self, pe: StoredPE, now: int) -> None:
         """Arm the right timers after a PE was (re-)registered, learned or taken over.
@@ -249,17 +251,16 @@ class RegistrarState:
         else:
             self.keep_alive_transmission.cancel(pe)
             self.keep_alive_timeout.cancel(pe)
-            self.bind_pe(pe.key, None)
+            self.bind_pe(pe, None)
 
     def forget_pe(self, pe: StoredPE, reason: RemovalReason, *, announce: bool) -> None:
         """Bookkeeping after ``pe`` left the handlespace; ``announce``: Handle Update DEL."""
-        key = pe.key
         self.keep_alive_transmission.cancel(pe)
         self.keep_alive_timeout.cancel(pe)
-        self.bind_pe(key, None)
+        self.bind_pe(pe, None)
         for peer in self.peers:
             if peer.download is not None:
-                peer.download.stale.discard(key)
+                peer.download.stale.discard(pe.key)
         self.emit(PoolElementRemoved(pe.pool_handle, pe.pe_id, pe.home_registrar_id, reason))
         if announce:
             self.broadcast_update(UpdateAction.DEL_PE, pe)
@@ -271,8 +272,11 @@ class RegistrarState:
 
     def drop_association(self, assoc_id: AssocId, reason: RemovalReason) -> None:
         """Every home PE registered over ``assoc_id`` is removed (RSPLIB: COMM_LOST)."""
-        for key in sorted(self.assoc_pes.get(assoc_id, ())):
-            pe = self.handlespace.find(*key)
-            if pe is not None:
+        for pe in sorted(self.assoc_pes.get(assoc_id, ()), key=_key):
+            if self.handlespace.find(pe.pool_handle, pe.pe_id) is pe:
                 self.remove_pe(pe, reason, announce=self.is_home(pe))
         self.assoc_pes.pop(assoc_id, None)
+
+
+def _key(pe: StoredPE) -> Key:
+    return pe.key

@@ -168,7 +168,7 @@ class TakeoverManager:
         for pe in moved:
             state.handlespace.set_expiry(pe, None)
             state.keep_alive_transmission.cancel(pe)
-            state.bind_pe(pe.key, None)
+            state.bind_pe(pe, None)
             if isinstance(pe.asap_transport, SctpTransport):
                 keep_alive = EndpointKeepAlive(
                     server_id=state.server_id, pool_handle=pe.pool_handle, pe_id=pe.pe_id, home=True
