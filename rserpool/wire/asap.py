@@ -11,8 +11,8 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from rserpool.wire.buffer import PADDING, U32
-from rserpool.wire.constants import MAX_POOL_HANDLE_SIZE, PPID, AsapType, ParamType
+from rserpool.wire.buffer import U32, handle_and_id
+from rserpool.wire.constants import PPID, AsapType
 from rserpool.wire.message import Message
 from rserpool.wire.params import (
     HR_OPTION_TYPE,
@@ -68,22 +68,6 @@ def _opt(params: list[bytes], error: OperationError | None) -> list[bytes]:
 
 def _err(error: OperationError | None) -> str:
     return "" if error is None else " " + error_text(error)
-
-
-POOL_HANDLE, PE_IDENTIFIER = ParamType.POOL_HANDLE, ParamType.PE_IDENTIFIER
-_HEAD_AND_HANDLE = struct.Struct("!BBHHH")  # message header, Pool Handle TLV header
-_PE_IDENTIFIER = struct.Struct("!HHI")  # the whole PE Identifier TLV
-
-
-def _handle_and_id(msg_type: int, flags: int, handle: bytes, pe_id: int) -> bytes | None:
-    """A message of exactly Pool Handle and PE Identifier, from two precompiled structs
-    (None: a handle the plain encoder must refuse)."""
-    n = len(handle)
-    if not 1 <= n <= MAX_POOL_HANDLE_SIZE:
-        return None
-    pad = -n & 3
-    head = _HEAD_AND_HANDLE.pack(msg_type, flags, 16 + n + pad, POOL_HANDLE, 4 + n)
-    return head + handle + PADDING[(4 + n) & 3] + _PE_IDENTIFIER.pack(PE_IDENTIFIER, 8, pe_id)
 
 
 @quick_init
@@ -179,7 +163,7 @@ class RegistrationResponse(AsapMessage):
 
     def encode(self) -> bytes:
         if self.error is None and not self.extensions:  # fast path: two structs, no TLV list
-            data = _handle_and_id(self.TYPE, self._flags(), self.pool_handle, self.pe_id)
+            data = handle_and_id(self.TYPE, self._flags(), self.pool_handle, self.pe_id)
             if data is not None:
                 return data
         return Message.encode(self)
@@ -211,7 +195,7 @@ class DeregistrationResponse(AsapMessage):
 
     def encode(self) -> bytes:
         if self.error is None and not self.extensions:  # fast path: two structs, no TLV list
-            data = _handle_and_id(self.TYPE, 0, self.pool_handle, self.pe_id)
+            data = handle_and_id(self.TYPE, 0, self.pool_handle, self.pe_id)
             if data is not None:
                 return data
         return Message.encode(self)

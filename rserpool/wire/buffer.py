@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from rserpool.wire.constants import Cause
+from rserpool.wire.constants import MAX_POOL_HANDLE_SIZE, Cause, ParamType
 from rserpool.wire.errors import DecodeError, EncodeError
 
 HEADER = struct.Struct("!BBH")  # message: type, flags, length (RFC 5354 §4)
@@ -19,6 +19,7 @@ U16_U16 = struct.Struct("!HH")
 U32_U32 = struct.Struct("!II")
 U32_U32_U32 = struct.Struct("!III")
 U16_U16_U32 = struct.Struct("!HHI")
+HEADER_AND_TLV_HEADER = struct.Struct("!BBHHH")  # message header, first parameter's header
 
 PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")  # indexed by length % 4
 
@@ -55,3 +56,16 @@ def tlv(param_type: int, value: bytes) -> bytes:
     if length > 0xFFFF:
         raise EncodeError(f"parameter {param_type:#06x} too long ({length} bytes)")
     return TLV_HEADER.pack(param_type, length) + value + PADDING[length & 3]
+
+
+def handle_and_id(msg_type: int, flags: int, handle: bytes, pe_id: int) -> bytes | None:
+    """An ASAP message of exactly Pool Handle and PE Identifier, from two precompiled structs
+    (None: a handle the plain encoder must refuse)."""
+    n = len(handle)
+    if not 1 <= n <= MAX_POOL_HANDLE_SIZE:
+        return None
+    head = HEADER_AND_TLV_HEADER.pack(msg_type, flags, 16 + n + (-n & 3), _POOL_HANDLE, 4 + n)
+    return head + handle + PADDING[(4 + n) & 3] + U16_U16_U32.pack(_PE_IDENTIFIER, 8, pe_id)
+
+
+_POOL_HANDLE, _PE_IDENTIFIER = int(ParamType.POOL_HANDLE), int(ParamType.PE_IDENTIFIER)
