@@ -11,8 +11,8 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from rserpool.wire.buffer import U32, handle_and_id
-from rserpool.wire.constants import PPID, AsapType
+from rserpool.wire.buffer import U32, exact_pool_handle, exact_u32_param, handle_and_id
+from rserpool.wire.constants import PPID, AsapType, ParamType
 from rserpool.wire.message import Message
 from rserpool.wire.params import (
     HR_OPTION_TYPE,
@@ -40,6 +40,8 @@ from rserpool.wire.params import (
 from rserpool.wire.quickinit import quick_init
 from rserpool.wire.text import error_text, handle_text, pe_text, policy_text, transport_text
 from rserpool.wire.tlv import Scanner, UnknownParameter
+
+_PE_IDENTIFIER, _HR_OPTION = ParamType.PE_IDENTIFIER.value, ParamType.HANDLE_RESOLUTION_OPTION.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,15 +95,13 @@ class Registration(AsapMessage):
         return f"{handle_text(self.pool_handle)} {pe_text(self.pool_element)}"
 
     def to_report(self) -> tuple[UnknownParameter, ...]:
-        pe = self.pool_element
-        asap = pe.asap_transport
-        # fast path: nothing skipped anywhere (the usual case) saves walking every field
-        if not (
-            self.extensions
-            or pe.extensions
-            or getattr(pe.user_transport, "extensions", ())
-            or (asap is not None and asap.extensions)
-        ):
+        pe, asap = self.pool_element, self.pool_element.asap_transport
+        nested = (
+            pe.extensions,
+            getattr(pe.user_transport, "extensions", ()),
+            asap and asap.extensions,
+        )
+        if not self.extensions and not any(nested):  # fast path: nothing skipped, no field walk
             return ()
         return Message.to_report(self)
 
@@ -120,6 +120,15 @@ class _HandleAndId(AsapMessage):
     @classmethod
     def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
         return cls(pool_handle=_handle(scan), pe_id=_pe_id(scan))
+
+    @classmethod
+    def _exact(cls, data: bytes, flags: int, length: int) -> Self | None:
+        # fast path: exactly Pool Handle and PE Identifier, read without a scan
+        found = exact_pool_handle(data, length)
+        if found is None:
+            return None
+        pe_id = exact_u32_param(data, found[1], _PE_IDENTIFIER, length)
+        return None if pe_id is None else cls(pool_handle=found[0], pe_id=pe_id)
 
     def _details(self) -> str:
         return f"{handle_text(self.pool_handle)} PE {self.pe_id:#010x}"
@@ -242,6 +251,17 @@ class HandleResolution(AsapMessage):
         handle = _handle(scan)
         option = scan.optional(HR_OPTION_TYPE)
         items = None if option is None else decode_u32_param(option)
+        return cls(pool_handle=handle, items=items, subscribe=bool(flags & 0x01))
+
+    @classmethod
+    def _exact(cls, data: bytes, flags: int, length: int) -> Self | None:
+        found = exact_pool_handle(data, length)  # fast path: Pool Handle, [option], no scan
+        if found is None:
+            return None
+        handle, at = found
+        items = None if at == length else exact_u32_param(data, at, _HR_OPTION, length)
+        if items is None and at != length:
+            return None
         return cls(pool_handle=handle, items=items, subscribe=bool(flags & 0x01))
 
     def _details(self) -> str:

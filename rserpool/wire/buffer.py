@@ -68,4 +68,22 @@ def handle_and_id(msg_type: int, flags: int, handle: bytes, pe_id: int) -> bytes
     return head + handle + PADDING[(4 + n) & 3] + U16_U16_U32.pack(_PE_IDENTIFIER, 8, pe_id)
 
 
+def exact_pool_handle(data: bytes, length: int) -> tuple[bytes, int] | None:
+    """(pool handle, where the next parameter starts) when the body starts with a valid Pool
+    Handle parameter; else None."""
+    if length < 12:
+        return None
+    param_type, size = U16_U16.unpack_from(data, 4)
+    if param_type != _POOL_HANDLE or not 5 <= size <= 4 + MAX_POOL_HANDLE_SIZE:
+        return None
+    return data[8 : 4 + size], 4 + size + (-size & 3)
+
+
+def exact_u32_param(data: bytes, at: int, param_type: int, length: int) -> int | None:
+    """The value of a u32 parameter of ``param_type`` at ``at`` that ends the message."""
+    if at + 8 != length or U16_U16.unpack_from(data, at) != (param_type, 8):
+        return None
+    return int(U32.unpack_from(data, at + 4)[0])
+
+
 _POOL_HANDLE, _PE_IDENTIFIER = int(ParamType.POOL_HANDLE), int(ParamType.PE_IDENTIFIER)

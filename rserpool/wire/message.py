@@ -48,6 +48,12 @@ class Message:
     def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
         raise NotImplementedError
 
+    @classmethod
+    def _exact(cls, data: bytes, flags: int, length: int) -> Self | None:
+        """The message if ``data`` has the one layout a subclass reads without scanning its
+        parameters (the same message ``_from_wire`` makes of it); None: scan as usual."""
+        return None
+
     # -- public ---------------------------------------------------------------------------
     def encode(self) -> bytes:
         """The message on the wire, trailing padding included."""

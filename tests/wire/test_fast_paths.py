@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from rserpool.wire import (
     DecodeError,
+    Deregistration,
     DeregistrationResponse,
+    EndpointKeepAliveAck,
+    EndpointUnreachable,
+    HandleResolution,
     Message,
     PolicyType,
     PoolElement,
@@ -22,6 +26,7 @@ from rserpool.wire import (
     decode_message_untrusted,
     params,
 )
+from rserpool.wire.codec import decode_scanned
 
 from .strategies import STRATEGIES
 
@@ -67,3 +72,30 @@ def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 @given(st.one_of(STRATEGIES[RegistrationResponse], STRATEGIES[DeregistrationResponse]))
 def test_precompiled_responses_encode_as_the_plain_encoder(message: Message) -> None:
     assert message.encode() == Message.encode(message)
+
+
+EXACT = [HandleResolution, Deregistration, EndpointKeepAliveAck, EndpointUnreachable]
+
+
+@given(
+    st.one_of(*(STRATEGIES[cls] for cls in EXACT)),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(1, 255)), max_size=2),
+)
+def test_exact_layouts_decode_as_the_scan_does(
+    message: Message, flips: list[tuple[int, int]]
+) -> None:
+    """Well-formed or not: the shortcut reads a message as the scan does, or leaves it to it."""
+    data = bytearray(message.encode())
+    for at, xor in flips:
+        if 4 <= at < len(data):  # the header stays: the shortcut is per message type
+            data[at] ^= xor
+    cls, flags, length = type(message), data[1], int.from_bytes(data[2:4], "big")
+    exact = cls._exact(bytes(data), flags, length)
+    try:
+        scanned: Message | None = decode_scanned(cls, bytes(data), flags, length)
+    except DecodeError:
+        scanned = None
+    if exact is not None:
+        assert exact == scanned
+    if not flips and not message.extensions:
+        assert exact == message  # the usual layout takes the shortcut

@@ -235,7 +235,9 @@ class AsapServer:
         items = msg.items if msg.items else config.max_hr_items  # None or 0: our default
         items = min(items, MAX_HR_ITEMS)  # 0xffffffff ("all") included
         selected: list[StoredPE] = []
-        if self.hr_limit.allow(self.reporter(assoc_id, peer), handle, now):
+        limit = self.hr_limit
+        # fast path: unlimited (the default) needs no reporter (a frozenset of the addresses)
+        if limit.threshold < 0 or limit.allow(self.reporter(assoc_id, peer), handle, now):
             selected = state.handlespace.select(handle, items, config.max_increment)
         else:
             state.emit(RateLimited(assoc_id, "Handle Resolution", handle))
