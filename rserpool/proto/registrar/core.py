@@ -203,10 +203,10 @@ class RegistrarCore:
                 return
             transmit = self._asap.keep_alive_transmission_timer
             time_out = self._asap.keep_alive_timeout_timer
-            if not sent and not waited:
+            if not sent and not waited:  # fast path: one kind of timer due, nothing to merge
                 for _, key in due:
                     self._fire(key, now)
-            elif not due and not waited:
+            elif not due and not waited:  # fast path: keep-alives only, nothing to merge
                 for _, pe in sent:
                     transmit(pe, now)
             else:  # in deadline order; at one deadline: table timers, transmissions, timeouts
