@@ -59,6 +59,7 @@ class Outbound:
         self.highest_sent = initial_tsn - 1  # the highest TSN ever sent (unwrapped)
         self._messages = 0
         self._buffered = 0  # user data bytes queued or not cumulatively acknowledged
+        self._flight = 0  # bytes of the chunks in flight, on all paths
 
     # ---------------------------------------------------------------- queueing
 
@@ -95,7 +96,7 @@ class Outbound:
 
     @property
     def flight_size(self) -> int:
-        return sum(c.size for c in self.sent.values() if c.in_flight)
+        return self._flight  # kept as chunks enter and leave the flight: no walk per call
 
     def lost_messages(self) -> tuple[int, int]:
         """(unsent, unacked) user messages, for a Communication Lost notification."""
@@ -132,8 +133,10 @@ class Outbound:
     # ---------------------------------------------------------------- sending
 
     def _leave_flight(self, c: OutChunk) -> None:
-        if c.in_flight and c.path is not None:
-            c.path.flight_size -= c.size
+        if c.in_flight:
+            self._flight -= c.size
+            if c.path is not None:
+                c.path.flight_size -= c.size
         c.in_flight = False
 
     def fill(self, path: Path, room: int, now: int, *, ignore_cwnd: bool = False) -> list[Data]:
@@ -180,6 +183,8 @@ class Outbound:
         c.sent_count += 1
         c.sent_at = now
         c.path = path
+        if not c.in_flight:
+            self._flight += c.size
         c.in_flight = True
         path.flight_size += c.size
         self.peer_rwnd = max(0, self.peer_rwnd - c.size)
