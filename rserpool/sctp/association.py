@@ -47,6 +47,8 @@ class Datagram:
 
 
 class Timer(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is slow
+
     T1_INIT = Input.T1_INIT
     T1_COOKIE = Input.T1_COOKIE
     T2_SHUTDOWN = Input.T2_SHUTDOWN
