@@ -15,6 +15,7 @@ its link, as the kernel's routing would do.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
@@ -99,8 +100,13 @@ class UdpStack:
         self.udp_port = udp_port
 
     def close(self) -> None:
+        """Close the sockets at once (a crash, as far as peers can tell: nothing is sent)."""
+        if self._closed:
+            return
         self._closed = True
         for sock in self._sockets.values():
+            with contextlib.suppress(RuntimeError):  # outside Trio: no reader to wake
+                trio.lowlevel.notify_closing(sock.fileno())  # wakes the reader waiting on it
             sock.close()
         if self._timer is not None:
             self._timer.cancel()
@@ -231,7 +237,10 @@ class UdpStack:
 
     async def _read(self, local: IPAddress, sock: socket.socket) -> None:
         while not self._closed:
-            await trio.lowlevel.wait_readable(sock.fileno())
+            try:
+                await trio.lowlevel.wait_readable(sock.fileno())
+            except (trio.ClosedResourceError, OSError):
+                return  # closed under us
             for _ in range(READ_BATCH):
                 try:
                     data, source = sock.recvfrom(MAX_DATAGRAM)
