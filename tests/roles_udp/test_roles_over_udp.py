@@ -142,10 +142,10 @@ async def test_a_pool_user_fails_over_between_three_pes(machines: Machines, how:
                     if how == "crash":
                         machines.hosts[address].close()
                     elif how == "vanish":  # every datagram to or from it is dropped
-                        victim = machines.hosts[address]
+                        gone = machines.hosts[address]
                         for other, host in machines.hosts.items():
                             host.set_path_down(other, address)
-                            victim.set_path_down(address, other)
+                            gone.set_path_down(address, other)
                     else:
                         await pes[n - 1].stop_pe(5)
 
