@@ -24,12 +24,12 @@ from rserpool.sctp.config import SctpConfig
 from rserpool.sctp.constants import CauseCode
 from rserpool.sctp.cookie import CookieJar
 from rserpool.sctp.errors import SctpDecodeError, SctpUsageError
-from rserpool.sctp.events import SctpEvent
+from rserpool.sctp.events import LostReason, SctpEvent
 from rserpool.sctp.handshake import InitProblem, check_init, make_init_ack
 from rserpool.sctp.packet import Packet, assemble, decode_packet_untrusted
 from rserpool.sctp.params import IPAddress
 from rserpool.sctp.receiving import Association
-from rserpool.sctp.state import State
+from rserpool.sctp.state import Input, State
 
 
 class Endpoint:
@@ -153,6 +153,22 @@ class Endpoint:
             self._out_of_the_blue(packet, source, udp_port, now)
             return
         assoc.receive(packet, source, udp_port, now)
+        self._sync(assoc)
+
+    def unreachable(self, data: bytes, peer: IPAddress, now: int) -> None:
+        """ICMP port unreachable for ``data``, a packet this endpoint sent to ``peer``: its UDP
+        port is closed, so the peer's SCTP stack is gone (its process died; there is no
+        kernel left to send an ABORT for it). RFC 6951 §5.5 treats this as protocol
+        unreachable, which RFC 9260 Appendix C (ICMP7) lets us take as an ABORT, once the
+        packet's verification tag shows it was this association's (ICMP5, ICMP6)."""
+        if len(data) < 8 or int.from_bytes(data[:2], "big") != self.port:
+            return
+        peer_port, tag = int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big")
+        assoc_id = self._by_peer.get((peer, peer_port))
+        assoc = self._assocs.get(assoc_id) if assoc_id is not None else None
+        if assoc is None or assoc.peer_tag == 0 or assoc.peer_tag != tag:
+            return
+        assoc.lose(Input.ABORT, LostReason.UNREACHABLE)
         self._sync(assoc)
 
     # ----------------------------------------------------------------- internals

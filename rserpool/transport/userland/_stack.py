@@ -15,11 +15,13 @@ its link, as the kernel's routing would do.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import math
 import random
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
@@ -35,6 +37,13 @@ Enter = Callable[[], AbstractContextManager[object]]
 MAX_DATAGRAM = 65535
 READ_BATCH = 64  # datagrams read per wake-up before other tasks get a turn
 EPHEMERAL = range(49152, 65536)
+#: IP_RECVERR and IPV6_RECVERR (Linux; not in Python's socket module): queue ICMP errors on
+#: an unconnected UDP socket, with the datagram they answer (``recvmsg(MSG_ERRQUEUE)``).
+_RECVERR = {
+    socket.AF_INET: (socket.IPPROTO_IP, 11),
+    socket.AF_INET6: (socket.IPPROTO_IPV6, 25),
+}
+_LITTLE = sys.byteorder == "little"  # struct sock_extended_err is in host byte order
 
 
 class Owner(Protocol):
@@ -83,6 +92,7 @@ class UdpStack:
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.setblocking(False)
+                sock.setsockopt(*_RECVERR[family], 1)  # ICMP errors: see _unreachable
                 sock.bind((str(address), udp_port))
                 udp_port = sock.getsockname()[1]  # the first one picks the port for all
         except OSError as e:
@@ -205,8 +215,34 @@ class UdpStack:
                 except BlockingIOError:
                     break
                 except OSError:  # an ICMP error reported on the socket
+                    self._unreachable(sock)
                     continue
                 self.received(local, data, source[0], source[1])
+
+    def _unreachable(self, sock: socket.socket) -> None:
+        """Read the ICMP errors queued on ``sock`` (IP_RECVERR): each holds the datagram we
+        sent and where to; a port unreachable one goes to the endpoint that sent it
+        (:meth:`rserpool.sctp.Endpoint.unreachable`). Other errors are dropped: SCTP
+        retransmits."""
+        while True:
+            try:
+                data, ancillary, _flags, address = sock.recvmsg(
+                    MAX_DATAGRAM, 512, socket.MSG_ERRQUEUE
+                )
+            except OSError:  # BlockingIOError: the queue is empty
+                return
+            errnos = [
+                int.from_bytes(value[:4], "little" if _LITTLE else "big")
+                for level, kind, value in ancillary
+                if (level, kind) in _RECVERR.values() and len(value) >= 4
+            ]
+            if errno.ECONNREFUSED not in errnos or len(data) < 12:
+                continue
+            binding = self.ports.get(int.from_bytes(data[:2], "big"))
+            if binding is not None:
+                peer = ipaddress.ip_address(address[0].partition("%")[0])
+                binding.endpoint.unreachable(data, peer, self.now())
+                self.flush(binding)
 
     def received(self, local: IPAddress, data: bytes, ip: str, udp_port: int) -> None:
         peer = ipaddress.ip_address(ip.partition("%")[0])
