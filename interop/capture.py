@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,11 @@ class Capture:
         self.process.wait_for("Capture started", timeout)
         return self
 
-    def stop(self) -> DecodedCapture:
+    def stop(self, settle: float = 0.0) -> DecodedCapture:
+        """Stop capturing and read the file. ``settle``: seconds to wait first, so that the
+        last packets are in: dumpcap reads the interface with a 250 ms timeout, and what the
+        kernel still holds for it when SIGTERM comes is lost."""
+        time.sleep(settle)
         # TERM, not INT: background jobs of a non-interactive shell ignore SIGINT.
         self.process.stop()
         decoded = decode(self.path, self.udp_port)
