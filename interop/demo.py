@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from interop.demo_udp import run_udp_demo
 
         why = "as asked" if args.udp else "this kernel has no SCTP"
-        say(f"The demo runs over UDP ({why}): our own SCTP over UDP on this machine's loopback, "
+        say(f"The demo runs over UDP ({why}): our own SCTP over UDP on this machine's loopback,\n"
             "no root, no guest (--kernel: the kernel SCTP demo).")  # fmt: skip
         return run_udp_demo()
     if caps.kernel_sctp and caps.root and caps.tshark:

@@ -67,9 +67,11 @@ def start_capture(machine: ThisMachine, path: Path) -> Capture | None:
     try:
         return capture.start(timeout=START)
     except ProcessError:
-        reason = capture.process.output().strip().splitlines()[-1:] or ["it exited"]
-        say(f"(no capture: tshark cannot capture on lo here: {reason[0].strip()}; capturing "
-            "needs root or dumpcap's capabilities; the trace is left out)")  # fmt: skip
+        said = [line[8:].strip() for line in capture.process.output().splitlines()
+                if line.startswith("tshark: ") and line[8:].strip()]  # fmt: skip
+        why = next((line for line in said if "permission" in line), said[-1] if said else "")
+        say(f"(no capture: tshark cannot capture on lo: {why.rstrip('.')}. Capturing needs root "
+            "or dumpcap's capabilities; the trace is left out.)")  # fmt: skip
         return None
 
 
