@@ -92,7 +92,8 @@ class UdpStack:
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.setblocking(False)
-                sock.setsockopt(*_RECVERR[family], 1)  # ICMP errors: see _unreachable
+                if sys.platform == "linux":  # ICMP errors: see _unreachable
+                    sock.setsockopt(*_RECVERR[family], 1)
                 sock.bind((str(address), udp_port))
                 udp_port = sock.getsockname()[1]  # the first one picks the port for all
         except OSError as e:
