@@ -101,6 +101,7 @@ def _play(machine: ThisMachine) -> int:
     say("registrar $00000101 is listening for ASAP at 127.0.0.1:3863 (UDP port 9899)")
 
     step("2. Three echo servers register in EchoPool (rserpool server --echo --transport udp)")
+    say("$ rserpool server --echo --transport udp --identifier 0x2001   (and 0x2002, 0x2003)")
     servers: dict[int, Process] = {}
     for pe_id in PE_IDS:
         argv = ["server", "--echo", "--pool-handle=EchoPool", udp, f"--identifier={pe_id:#x}"]
@@ -153,10 +154,7 @@ def _play(machine: ThisMachine) -> int:
         "failed PE never answered, as `rserpool pingpong` does).")  # fmt: skip
     removed = registrar.wait_for(rf"PE \${serving:08x} .*removed: [^\n]*", timeout=START)
     say(f"  registrar| {removed.group()}")
-    say(
-        "(the registrar finds out when it next sends that PE something: an Endpoint Keep Alive,"
-        " every 5 s)"
-    )
+    say("(it finds out when it next sends that PE something: an Endpoint Keep Alive, every 5 s)")
 
     # Ctrl-D: the terminal ends its session and its association cleanly. (SIGTERM would wait
     # for a line that never comes: the terminal reads its input in a thread.)
@@ -185,4 +183,4 @@ def _play(machine: ThisMachine) -> int:
         if count > 1:
             say(f"  ({name}: {count} in all; only the first is shown)")
     say(f"\nmalformed: {decoded.malformed}; pcap {OUT / 'demo.pcapng'}, logs in {OUT}")
-    return 0
+    return 0 if decoded.malformed == 0 else 1
