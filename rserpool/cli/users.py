@@ -47,6 +47,18 @@ class LineSource(Protocol):
     async def readline(self) -> str: ...
 
 
+class StdinLines:
+    """Lines of standard input, read in a worker thread that a cancellation abandons: a
+    SIGTERM ends the terminal even while it waits for a line (the thread dies with the
+    process; stdin keeps its blocking mode, which a shell sharing it relies on)."""
+
+    async def readline(self) -> str:
+        # abandon_on_cancel is trio's (0.23 and later); the trio-typing stubs predate it
+        return await trio.to_thread.run_sync(  # type: ignore[call-arg]
+            sys.stdin.readline, abandon_on_cancel=True
+        )
+
+
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "terminal",
@@ -103,7 +115,7 @@ async def terminal_main(
 ) -> int:
     """The pool user of ``rserpool terminal`` (tests give an in-memory ``host`` and input)."""
     host = host or make_host(args, role="client")
-    lines: LineSource = stdin or trio.wrap_file(sys.stdin)
+    lines: LineSource = stdin or StdinLines()
     narrator = Narrator()
     say(f"rserpool terminal: Pool Handle = {args.pool_handle}; type lines, end with Ctrl-D")
     return await _terminal(args, host, lines, narrator)
