@@ -37,6 +37,7 @@ TUNED_SCTP = {
 LINK_NETWORKS = (ipaddress.IPv4Network("198.51.100.0/24"), ipaddress.IPv4Network("203.0.113.0/24"))
 DUMMY_NETWORK = ipaddress.IPv4Network("192.0.2.0/24")
 MULTICAST = "224.0.0.0/4"
+SCTP_UDP_PORT = 9899  # IANA's port for SCTP over UDP (RFC 6951 §5.1)
 CLONE_NEWNET = 0x40000000
 _instances = itertools.count()
 
@@ -95,6 +96,26 @@ class Host:
     def set_sctp(self, settings: Mapping[str, int]) -> None:
         """Per-namespace SCTP sysctls (net.sctp.*); they apply to sockets made afterwards."""
         self.run("sysctl", "-q", "-w", *(f"net.sctp.{k}={v}" for k, v in settings.items()))
+
+    def set_sctp_udp_encapsulation(
+        self, udp_port: int = SCTP_UDP_PORT, encap_port: int = SCTP_UDP_PORT
+    ) -> None:
+        """Make this namespace's kernel SCTP speak SCTP over UDP (RFC 6951; Linux >= 5.11).
+
+        ``net.sctp.udp_port`` opens the kernel's UDP tunnel socket on that port: SCTP packets
+        arriving there are decapsulated, and a packet's UDP source port becomes the
+        encapsulation port of the path it came from once its verification tag checks out; an
+        INIT or INIT ACK also gives it to every address it lists, and the answer to an
+        out-of-the-blue packet goes back to it. ``net.sctp.encap_port`` is the remote port the
+        paths of a new socket's associations start with (the socket option
+        SCTP_REMOTE_UDP_ENCAPS_PORT overrides it). A packet leaves in UDP (source port
+        ``udp_port``, destination its path's encapsulation port, CRC32c computed in software)
+        only when both are non-zero, so a kernel that only answers needs ``udp_port`` and one
+        that connects needs both; a plain SCTP packet received on a path turns encapsulation
+        off for that path. Both apply to sockets created afterwards. Not for a namespace where
+        a program binds the same UDP port itself (an SCTP-over-UDP stack of its own).
+        """
+        self.set_sctp({"udp_port": udp_port, "encap_port": encap_port})
 
     def route_multicast(self, interface: Interface) -> None:
         """Send 224.0.0.0/4 (registrar announces, ENRP presence) out of ``interface``."""
