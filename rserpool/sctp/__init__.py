@@ -11,7 +11,7 @@ No module here imports a socket, a clock or an event loop; ``now`` is integer mi
 
 from rserpool.sctp.association import Datagram
 from rserpool.sctp.config import SctpConfig
-from rserpool.sctp.endpoint import Endpoint
+from rserpool.sctp.endpoint import Endpoint, answer_closed_port
 from rserpool.sctp.errors import SctpDecodeError, SctpEncodeError, SctpUsageError
 from rserpool.sctp.events import (
     CommunicationError,
@@ -20,9 +20,11 @@ from rserpool.sctp.events import (
     DataArrive,
     LostReason,
     NetworkStatusChange,
+    PeerShutdown,
     Restart,
     SctpEvent,
     ShutdownComplete,
+    Undelivered,
 )
 from rserpool.sctp.packet import Packet, decode_packet_untrusted, encode_packet
 from rserpool.sctp.state import State, render_state_table
@@ -37,6 +39,7 @@ __all__ = [
     "LostReason",
     "NetworkStatusChange",
     "Packet",
+    "PeerShutdown",
     "Restart",
     "SctpConfig",
     "SctpDecodeError",
@@ -45,6 +48,8 @@ __all__ = [
     "SctpUsageError",
     "ShutdownComplete",
     "State",
+    "Undelivered",
+    "answer_closed_port",
     "decode_packet_untrusted",
     "encode_packet",
     "render_state_table",

@@ -25,6 +25,7 @@ from rserpool.sctp.events import (
     LostReason,
     NetworkStatusChange,
     SctpEvent,
+    Undelivered,
 )
 from rserpool.sctp.inbound import Inbound
 from rserpool.sctp.outbound import Outbound
@@ -169,6 +170,17 @@ class AssociationBase:
     def on_timer(self, timer: Timer, address: IPAddress | None, now: int) -> None:
         raise NotImplementedError
 
+    def reconfigure(self, config: SctpConfig) -> None:
+        """New protocol parameters for this association alone (RTO bounds, retransmission
+        budgets, heartbeat interval); a path's current RTO is clamped to the new bounds."""
+        self.config = config
+        for path in self.paths.values():
+            path.config = path.rto.config = config
+            path.rto.rto = min(config.rto_max, max(config.rto_min, path.rto.rto))
+        for part in (self.outbound, self.inbound):
+            if part is not None:
+                part.config = config
+
     # ----------------------------------------------------------------------- paths
 
     def add_path(self, address: IPAddress, port: int, confirmed: bool) -> Path:
@@ -288,11 +300,20 @@ class AssociationBase:
 
     def lose(self, event: Input, reason: LostReason, causes: tuple[ErrorCause, ...] = ()) -> None:
         unsent, unacked = self.outbound.lost_messages() if self.outbound else (0, 0)
+        undelivered = self.outbound.undelivered() if self.outbound else []
+        undelivered += [Undelivered(s, p, data, False) for s, p, data, _ in self._early]
         self.enter(event, State.CLOSED)
         self._timers.clear()
         self._control.clear()
         self.emit(
-            CommunicationLost(self.assoc_id, reason, causes, unsent + len(self._early), unacked)
+            CommunicationLost(
+                self.assoc_id,
+                reason,
+                causes,
+                unsent + len(self._early),
+                unacked,
+                tuple(undelivered),
+            )
         )
 
     def closed(self, event: Input) -> None:

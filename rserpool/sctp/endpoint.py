@@ -120,6 +120,18 @@ class Endpoint:
         assoc.abort(now, reason)
         self._sync(assoc)
 
+    def buffered(self, assoc_id: int) -> int:
+        """Bytes of user data the association holds, queued or unacknowledged."""
+        outbound = self.association(assoc_id).outbound
+        return outbound.buffered if outbound is not None else 0
+
+    def reconfigure(self, assoc_id: int, config: SctpConfig) -> None:
+        """Protocol parameters for one association; ``assoc_id`` 0: for later ones."""
+        if assoc_id == 0:
+            self.config = config
+        else:
+            self.association(assoc_id).reconfigure(config)
+
     def receive(self, data: bytes, source: IPAddress, udp_port: int, now: int) -> None:
         """One UDP datagram's payload from ``source``:``udp_port``."""
         try:
@@ -210,24 +222,14 @@ class Endpoint:
 
     def _out_of_the_blue(self, packet: Packet, source: IPAddress, port: int, now: int) -> None:
         """§8.4, rules 2-8 (rule 1, non-unicast addresses, is the driver's)."""
-        chunks = packet.chunks
-        tag = packet.verification_tag
-        first = chunks[0]
-        if any(isinstance(c, Abort) for c in chunks):
-            return
-        if type(first) is Init:
-            if tag == 0:  # §8.5.1 A
+        first = packet.chunks[0]
+        if type(first) is Init and packet.verification_tag == 0:  # §8.5.1 A
+            if not any(isinstance(c, Abort) for c in packet.chunks):
                 self._answer_init(packet, first, source, port, now)
             return
-        if any(isinstance(c, ShutdownAck) for c in chunks):
-            self._reply(packet, source, port, tag, ShutdownCompleteChunk(reflected=True))
-            return
-        if any(isinstance(c, ShutdownCompleteChunk | CookieAck) for c in chunks):
-            return
-        stale = CauseCode.STALE_COOKIE
-        if any(isinstance(c, Error) and any(x.code == stale for x in c.causes) for c in chunks):
-            return
-        self._reply(packet, source, port, tag, Abort(reflected=True))
+        reply = out_of_the_blue_reply(packet)
+        if reply is not None:
+            self._datagrams.append(Datagram(source, port, reply))
 
     def _answer_init(
         self, packet: Packet, init: Init, source: IPAddress, port: int, now: int
@@ -252,3 +254,40 @@ class Endpoint:
             local_addresses=self.addresses,
         )
         self._reply(packet, source, port, init.initiate_tag, ack)
+
+
+def out_of_the_blue_reply(packet: Packet) -> bytes | None:
+    """§8.4 rules 2-8: the packet to send back for ``packet`` when no association takes it
+    (None: discard it silently). An INIT gets an ABORT here, as at a port nobody listens
+    on (rule 3); the endpoint itself answers an INIT with an INIT ACK instead."""
+    chunks = packet.chunks
+    tag = packet.verification_tag
+    if not chunks or any(isinstance(c, Abort) for c in chunks):  # rule 2
+        return None
+    first = chunks[0]
+    reply: Chunk
+    if type(first) is Init:  # rule 3: the INIT's own tag, T bit clear
+        if tag != 0:
+            return None
+        tag, reply = first.initiate_tag, Abort()
+    elif any(isinstance(c, ShutdownAck) for c in chunks):  # rule 5
+        reply = ShutdownCompleteChunk(reflected=True)
+    elif any(isinstance(c, ShutdownCompleteChunk | CookieAck) or _stale(c) for c in chunks):
+        return None  # rules 6 and 7
+    else:  # rule 8
+        reply = Abort(reflected=True)
+    return assemble(packet.destination_port, packet.source_port, tag, [reply.encode()])
+
+
+def answer_closed_port(data: bytes) -> bytes | None:
+    """The reply to a datagram for an SCTP port with no endpoint (like TCP's RST): ABORT, or
+    SHUTDOWN COMPLETE for a SHUTDOWN ACK, or nothing; malformed datagrams get nothing."""
+    try:
+        packet = decode_packet_untrusted(data)
+    except SctpDecodeError:
+        return None
+    return out_of_the_blue_reply(packet)
+
+
+def _stale(chunk: Chunk) -> bool:
+    return isinstance(chunk, Error) and any(c.code == CauseCode.STALE_COOKIE for c in chunk.causes)

@@ -32,6 +32,7 @@ class DataArrive(SctpEvent):
     ppid: int
     data: bytes
     unordered: bool = False
+    source: IPAddress | None = None  # the peer address of the packet that completed it
 
 
 class LostReason(enum.Enum):
@@ -43,20 +44,39 @@ class LostReason(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A user message the peer never acknowledged (§11.1.13 Receive Unsent Message and
+    §11.1.14 Receive Unacknowledged Message). ``sent``: at least part of it left; ``data`` is
+    what is still held of it (a partly acknowledged message lacks the acknowledged part)."""
+
+    stream: int
+    ppid: int
+    data: bytes
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CommunicationLost(SctpEvent):
     """§11.2.5: the association is gone without a graceful shutdown.
 
-    ``unsent``/``unacked``: how many user messages had not been sent / acknowledged."""
+    ``unsent``/``unacked``: how many user messages had not been sent / acknowledged;
+    ``undelivered`` hands them back, oldest first."""
 
     reason: LostReason
     causes: tuple[ErrorCause, ...] = ()
     unsent: int = 0
     unacked: int = 0
+    undelivered: tuple[Undelivered, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Restart(SctpEvent):
     """§11.2.7: the peer restarted (§5.2.4 action A); the association goes on, reset."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerShutdown(SctpEvent):
+    """The peer sent SHUTDOWN: it sends no more data (RFC 6458's SCTP_SHUTDOWN_EVENT)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from rserpool.sctp.chunks import Data, Sack
 from rserpool.sctp.config import SctpConfig
+from rserpool.sctp.events import Undelivered
 from rserpool.sctp.path import Path
 from rserpool.sctp.serial import SSN_MOD, unwrap, wrap
 
@@ -57,6 +58,7 @@ class Outbound:
         self.fast_recovery_exit: int | None = None
         self.highest_sent = initial_tsn - 1  # the highest TSN ever sent (unwrapped)
         self._messages = 0
+        self._buffered = 0  # user data bytes queued or not cumulatively acknowledged
 
     # ---------------------------------------------------------------- queueing
 
@@ -67,6 +69,7 @@ class Outbound:
             ssn = self._ssn[stream]
             self._ssn[stream] = wrap(ssn + 1, SSN_MOD)
         self._messages += 1
+        self._buffered += len(data)
         step = self.config.max_data_size
         pieces = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
         for i, piece in enumerate(pieces):
@@ -99,6 +102,26 @@ class Outbound:
         unsent = {c.message for c in self._queue if c.chunk.beginning}
         unacked = {c.message for c in self.sent.values()} - unsent
         return len(unsent), len(unacked)
+
+    def undelivered(self) -> list[Undelivered]:
+        """What the peer has not acknowledged, one entry per user message, oldest first."""
+        pieces: dict[int, list[OutChunk]] = {}
+        for c in sorted([*self.sent.values(), *self._queue], key=lambda c: c.tsn):
+            pieces.setdefault(c.message, []).append(c)
+        return [
+            Undelivered(
+                p[0].chunk.stream,
+                p[0].chunk.ppid,
+                b"".join(c.chunk.data for c in p),
+                any(c.sent_count for c in p),
+            )
+            for p in pieces.values()
+        ]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of user data queued or unacknowledged (what a sender waits on)."""
+        return self._buffered
 
     def has_retransmissions(self) -> bool:
         return any(c.retransmit for c in self.sent.values())
@@ -189,7 +212,10 @@ class Outbound:
         out.cum_advanced = cum > self.cum_ack
         for tsn in range(self.cum_ack + 1, cum + 1):
             c = self.sent.pop(tsn, None)
-            if c is not None and not c.acked:
+            if c is None:
+                continue
+            self._buffered -= len(c.chunk.data)
+            if not c.acked:
                 ack(c)
         self.cum_ack = cum
         gap_acked: set[int] = set()

@@ -31,6 +31,7 @@ from rserpool.sctp.events import (
     CommunicationError,
     DataArrive,
     LostReason,
+    PeerShutdown,
 )
 from rserpool.sctp.events import (
     ShutdownComplete as ShutdownCompleteEvent,
@@ -162,7 +163,7 @@ class Association(Initiation):
         if chunk.immediate:
             self.inbound.sack_now = True
         for m in messages:
-            self.emit(DataArrive(self.assoc_id, m.stream, m.ppid, m.data, m.unordered))
+            self.emit(DataArrive(self.assoc_id, m.stream, m.ppid, m.data, m.unordered, source))
 
     def _after_data(self, source: IPAddress, now: int) -> None:
         """§6.2: SACK every second packet, at once on gaps and duplicates, else in 200 ms."""
@@ -220,6 +221,8 @@ class Association(Initiation):
         assert self.outbound is not None
         rwnd = self.outbound.peer_rwnd + self.outbound.flight_size
         self._on_sack(Sack(chunk.cumulative_tsn_ack, rwnd), now)  # §9.2: it acks like a SACK
+        if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_SENT):
+            self.emit(PeerShutdown(self.assoc_id))  # the first SHUTDOWN, not a retransmission
         if self.state is State.SHUTDOWN_SENT:
             self.enter(Input.SHUTDOWN, State.SHUTDOWN_ACK_SENT)
             self.queue(ShutdownAck())

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import trio
 
+from rserpool.transport._inbox import Inbox
 from rserpool.transport._memsctp import Settings, Side
 from rserpool.transport.abc import (
     ENDING_EVENTS,
@@ -29,39 +29,6 @@ if TYPE_CHECKING:
 STREAMS = 10  # Linux's default number of outbound streams
 
 
-class _Inbox:
-    """A queue that Trio tasks wait on; reading is cancellation-safe (pop after wake-up)."""
-
-    def __init__(self) -> None:
-        self._items: deque[object] = deque()
-        self._lot = trio.lowlevel.ParkingLot()
-        self.closed = False
-
-    def put(self, item: object) -> None:
-        if not self.closed:
-            self._items.append(item)
-            self._lot.unpark_all()
-
-    def close(self) -> None:
-        self.closed = True
-        self._lot.unpark_all()
-
-    def __bool__(self) -> bool:
-        return bool(self._items)
-
-    async def get(self) -> object:
-        while not self._items:
-            if self.closed:
-                raise trio.ClosedResourceError("socket was closed")
-            await self._lot.park()
-        if self.closed:
-            raise trio.ClosedResourceError("socket was closed")
-        await trio.lowlevel.checkpoint_if_cancelled()
-        item = self._items.popleft()
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return item
-
-
 class SctpSocket:
     """What every in-memory SCTP socket shares: a host, a port, addresses and sides."""
 
@@ -74,7 +41,7 @@ class SctpSocket:
         self.local = local
         self.settings = settings
         self.sides: dict[int, Side] = {}
-        self.inbox = _Inbox()
+        self.inbox = Inbox()
 
     @property
     def port(self) -> int:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from rserpool.transport._memstack import _Inbox
+from rserpool.transport._inbox import Inbox
 from rserpool.transport.abc import Address, Datagram
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class MemoryUdpSocket:
         self.net = host.net
         self._port = port
         self.group = str(ipaddress.ip_address(group)) if group is not None else None
-        self.inbox = _Inbox()
+        self.inbox = Inbox()
         self._timers: list[Timer] = []
 
     @property

@@ -260,7 +260,7 @@ def test_data_arrive_carries_the_ppid() -> None:
     a.send(assoc, 2, 0xDEADBEEF, b"payload", 0, unordered=True)
     carry(a, b, 0)
     (event,) = b.events()
-    assert event == DataArrive(1, 2, 0xDEADBEEF, b"payload", True)
+    assert event == DataArrive(1, 2, 0xDEADBEEF, b"payload", True, source=A)
 
 
 def test_network_defaults() -> None:

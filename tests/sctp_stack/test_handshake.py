@@ -219,7 +219,11 @@ def test_graceful_shutdown_waits_for_outstanding_data() -> None:
     assert kinds(complete) == ["ShutdownComplete"] and not complete.chunks[0].reflected  # type: ignore[union-attr]
     assert a.associations == {} and b.associations == {}
     assert isinstance(a.events()[-1], ShutdownComplete)
-    assert [type(e).__name__ for e in b.events()][-2:] == ["DataArrive", "ShutdownComplete"]
+    assert [type(e).__name__ for e in b.events()][-3:] == [
+        "DataArrive",
+        "PeerShutdown",
+        "ShutdownComplete",
+    ]
 
 
 def test_init_collision_makes_one_association() -> None:

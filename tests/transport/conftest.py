@@ -9,15 +9,16 @@ crossed address pairs are taken down, so that the two paths are as separate as t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 import trio.testing
 
 from rserpool.transport import TUNED, Host, MemoryNetwork
+from rserpool.transport.userland import UserlandHost
 
-IMPLEMENTATIONS = ["memory", pytest.param("kernel", marks=pytest.mark.sctp)]
+IMPLEMENTATIONS = ["memory", "udp", pytest.param("kernel", marks=pytest.mark.sctp)]
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Pair:
 
     @property
     def timeout(self) -> float:
-        return 60.0 if self.kind == "kernel" else 600.0
+        return 600.0 if self.kind == "memory" else 60.0
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -43,6 +44,24 @@ def impl(request: pytest.FixtureRequest) -> str:
 def clock(impl: str) -> trio.testing.MockClock | None:
     """Virtual time for the in-memory network; the kernel runs on the real clock."""
     return trio.testing.MockClock(autojump_threshold=0) if impl == "memory" else None
+
+
+def udp_pair() -> Pair:
+    """The userland stack over real UDP sockets on loopback: A is 127.0.1.1 and 127.0.2.1,
+    B 127.0.1.2 and 127.0.2.2 (Linux answers on all of 127/8), each on its own free UDP
+    port; a path goes down by dropping its datagrams in both hosts."""
+    a = UserlandHost(["127.0.1.1", "127.0.2.1"], 0, params=TUNED)
+    b = UserlandHost(["127.0.1.2", "127.0.2.2"], 0, params=TUNED)
+    a.peer_udp_port, b.peer_udp_port = b.udp_port, a.udp_port
+    paths = [("127.0.1.1", "127.0.1.2"), ("127.0.2.1", "127.0.2.2")]
+
+    def set_path(i: int, down: bool) -> None:
+        a.set_path_down(paths[i][0], paths[i][1], down)
+        b.set_path_down(paths[i][1], paths[i][0], down)
+
+    return Pair(
+        "udp", a, b, lambda i: set_path(i, True), lambda i: set_path(i, False), lambda: None
+    )
 
 
 def memory_pair() -> Pair:
@@ -84,5 +103,12 @@ def kernel_pair(request: pytest.FixtureRequest) -> Pair:
 
 
 @pytest.fixture
-def pair(impl: str, request: pytest.FixtureRequest) -> Pair:
-    return memory_pair() if impl == "memory" else kernel_pair(request)
+def pair(impl: str, request: pytest.FixtureRequest) -> Iterator[Pair]:
+    if impl != "udp":
+        yield memory_pair() if impl == "memory" else kernel_pair(request)
+        return
+    made = udp_pair()
+    yield made
+    for host in (made.a, made.b):
+        assert isinstance(host, UserlandHost)
+        host.close()

@@ -79,7 +79,7 @@ async def test_every_path_down_ends_in_comm_lost(
     with trio.fail_after(pair.timeout):
         server, client, _server_id, client_id = await connected(pair)
         await client.send(client_id, b"warm-up", 11)  # measure an RTT on the primary path
-        await trio.sleep(0.2)
+        await trio.sleep(0.5)  # past the 200 ms delayed SACK: the warm-up is acknowledged
         client.set_association_params(client_id, AssociationParams(max_retrans=4))
         pair.path_down(0)
         pair.path_down(1)

@@ -1,0 +1,233 @@
+"""The engine under the userland SCTP sockets: UDP sockets, the sans-IO endpoints, timers.
+
+One :class:`UdpStack` per host. It binds one UDP socket per local address, all on the same
+port (RFC 6951 §5.1: one encapsulation port for every SCTP port of the host), and runs, as a
+Trio system task started on first use, one reader per socket and one timer loop. A datagram
+goes to the :class:`rserpool.sctp.Endpoint` of its SCTP destination port, or is answered as
+a packet for a closed port. After every input the stack *flushes* that endpoint: it sends the
+datagrams the endpoint produced, hands its events to the socket object that owns the port and
+lowers the timer loop's deadline if the endpoint needs to wake up sooner.
+
+The socket a datagram leaves from is the local address that shares the longest prefix with the
+destination (the same family at least): on two links with one address each, each path keeps to
+its link, as the kernel's routing would do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import random
+import socket
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
+
+import trio
+
+from rserpool.sctp import Endpoint, SctpConfig, SctpEvent, answer_closed_port
+from rserpool.sctp.params import IPAddress
+from rserpool.transport.abc import TransportError
+
+log = logging.getLogger(__name__)
+Enter = Callable[[], AbstractContextManager[object]]
+MAX_DATAGRAM = 65535
+READ_BATCH = 64  # datagrams read per wake-up before other tasks get a turn
+EPHEMERAL = range(49152, 65536)
+
+
+class Owner(Protocol):
+    """The socket object that receives an SCTP port's events."""
+
+    def handle(self, event: SctpEvent) -> None: ...
+
+
+class Binding:
+    """One SCTP port of the host: its sans-IO endpoint, owner and waiting senders."""
+
+    def __init__(self, stack: UdpStack, endpoint: Endpoint, owner: Owner) -> None:
+        self.stack = stack
+        self.endpoint = endpoint
+        self.owner = owner
+        self.room = trio.lowlevel.ParkingLot()  # senders waiting for the send buffer to drain
+
+    def flush(self) -> None:
+        self.stack.flush(self)
+
+
+class UdpStack:
+    def __init__(self, addresses: Sequence[str], udp_port: int, enter: Enter | None = None) -> None:
+        if not addresses:
+            raise TransportError("the userland SCTP host needs at least one local address")
+        self.addresses = [ipaddress.ip_address(a) for a in addresses]
+        self.ports: dict[int, Binding] = {}
+        self.blocked: set[tuple[IPAddress, IPAddress]] = set()  # (local, peer) cut off
+        self.dropped = 0  # datagrams the socket refused (full buffer, no route...)
+        self._sockets: dict[IPAddress, socket.socket] = {}
+        self._route: dict[IPAddress, socket.socket | None] = {}
+        self._timer: trio.CancelScope | None = None
+        self._running = False
+        self._closed = False
+        with (enter or nullcontext)():
+            self._bind(udp_port)
+
+    # -------------------------------------------------------------- sockets
+
+    def _bind(self, udp_port: int) -> None:
+        try:
+            for address in self.addresses:
+                family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                self._sockets[address] = sock
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.setblocking(False)
+                sock.bind((str(address), udp_port))
+                udp_port = sock.getsockname()[1]  # the first one picks the port for all
+        except OSError as e:
+            self.close()
+            where = ", ".join(map(str, self.addresses))
+            raise TransportError(f"cannot bind UDP port {udp_port} on {where}: {e}") from e
+        self.udp_port = udp_port
+
+    def close(self) -> None:
+        self._closed = True
+        for sock in self._sockets.values():
+            sock.close()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _stopped(self) -> bool:
+        return self._closed
+
+    def now(self) -> int:
+        """Milliseconds on Trio's clock: the ``now`` the sans-IO core runs on."""
+        return int(trio.current_time() * 1000)
+
+    def _socket_for(self, peer: IPAddress) -> socket.socket | None:
+        if peer not in self._route:
+            candidates = [a for a in self.addresses if a.version == peer.version]
+            best = max(candidates, key=lambda a: _common_prefix(a, peer), default=None)
+            self._route[peer] = self._sockets[best] if best is not None else None
+        return self._route[peer]
+
+    def send(self, peer: IPAddress, udp_port: int, data: bytes) -> None:
+        sock = self._socket_for(peer)
+        if sock is None or self._closed:
+            self.dropped += 1
+            return
+        local = ipaddress.ip_address(sock.getsockname()[0])
+        if (local, peer) in self.blocked:
+            return
+        try:
+            sock.sendto(data, (str(peer), udp_port))
+        except OSError:  # a full socket buffer or no route: SCTP retransmits
+            self.dropped += 1
+
+    # -------------------------------------------------------------- ports
+
+    def open(self, port: int, endpoint_of: Callable[[int], Endpoint], owner: Owner) -> Binding:
+        if self._closed:
+            raise trio.ClosedResourceError("the userland SCTP host was closed")
+        if port == 0:
+            free = [p for p in random.sample(EPHEMERAL, 64) if p not in self.ports]
+            if not free:
+                raise TransportError("no free ephemeral SCTP port")
+            port = free[0]
+        elif port in self.ports:
+            raise TransportError(f"SCTP port {port} is in use on this host")
+        binding = Binding(self, endpoint_of(port), owner)
+        self.ports[port] = binding
+        self._start()
+        return binding
+
+    def release(self, binding: Binding) -> None:
+        if self.ports.get(binding.endpoint.port) is binding:
+            del self.ports[binding.endpoint.port]
+
+    def flush(self, binding: Binding) -> None:
+        endpoint = binding.endpoint
+        for datagram in endpoint.datagrams():
+            self.send(datagram.address, datagram.port, datagram.data)
+        for event in endpoint.events():
+            binding.owner.handle(event)
+        deadline = endpoint.next_deadline()
+        if deadline is not None and self._timer is not None:
+            self._timer.deadline = min(self._timer.deadline, (deadline + 0.5) / 1000)
+        binding.room.unpark_all()
+
+    # -------------------------------------------------------------- the tasks
+
+    def _start(self) -> None:
+        if not self._running:
+            self._running = True
+            trio.lowlevel.spawn_system_task(self._run, name=f"userland SCTP {self.udp_port}")
+
+    async def _run(self) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                for local, sock in self._sockets.items():
+                    nursery.start_soon(self._read, local, sock)
+                await self._timers()
+        except trio.Cancelled:
+            raise
+        except Exception:  # never let the stack take the program down
+            log.exception("the userland SCTP stack stopped")
+        finally:
+            self.close()
+
+    async def _timers(self) -> None:
+        while True:
+            with trio.CancelScope() as scope:
+                self._timer = scope
+                scope.deadline = self._next_deadline()
+                await trio.sleep(math.inf)  # until the deadline, which flush() may lower
+            if self._stopped():
+                return
+            now = self.now()
+            for binding in list(self.ports.values()):
+                deadline = binding.endpoint.next_deadline()
+                if deadline is not None and deadline <= now:
+                    binding.endpoint.handle_timers(now)
+                    self.flush(binding)
+
+    def _next_deadline(self) -> float:
+        deadlines = [d for b in self.ports.values() if (d := b.endpoint.next_deadline())]
+        return (min(deadlines) + 0.5) / 1000 if deadlines else math.inf
+
+    async def _read(self, local: IPAddress, sock: socket.socket) -> None:
+        while not self._closed:
+            await trio.lowlevel.wait_readable(sock.fileno())
+            for _ in range(READ_BATCH):
+                try:
+                    data, source = sock.recvfrom(MAX_DATAGRAM)
+                except BlockingIOError:
+                    break
+                except OSError:  # an ICMP error reported on the socket
+                    continue
+                self.received(local, data, source[0], source[1])
+
+    def received(self, local: IPAddress, data: bytes, ip: str, udp_port: int) -> None:
+        peer = ipaddress.ip_address(ip.partition("%")[0])
+        if (local, peer) in self.blocked or len(data) < 12:
+            return
+        if peer.is_multicast or peer.is_unspecified:  # RFC 9260 §8.4 rule 1
+            return
+        binding = self.ports.get(int.from_bytes(data[2:4], "big"))
+        if binding is None:
+            reply = answer_closed_port(data)
+            if reply is not None:
+                self.send(peer, udp_port, reply)
+            return
+        binding.endpoint.receive(data, peer, udp_port, self.now())
+        self.flush(binding)
+
+
+def _common_prefix(a: IPAddress, b: IPAddress) -> int:
+    bits = a.max_prefixlen
+    return bits - (int(a) ^ int(b)).bit_length()
+
+
+def make_endpoint(addresses: Sequence[IPAddress], config: SctpConfig) -> Callable[[int], Endpoint]:
+    return lambda port: Endpoint(port, addresses, config)
