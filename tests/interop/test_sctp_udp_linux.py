@@ -28,7 +28,9 @@ connects from the same port: RFC 9260 §5.2.4, case A).
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -40,7 +42,7 @@ import pytest
 import trio
 
 from interop.processes import Process
-from interop.topology import SCTP_UDP_PORT, Host, Link, Topology
+from interop.topology import SCTP_UDP_PORT, Host, Link, Topology, ip
 from rserpool.sctp.constants import ChunkType
 from rserpool.transport import (
     TUNED,
@@ -63,20 +65,23 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.sctp
 
 ECHO, DISCARD, OURS = 7, 9, 5001  # SCTP ports: the kernel's echo and discard, ours
+MARKER_PORT = 9  # UDP: where the datagram that ends a capture goes (nobody listens)
 TIMEOUT = 120.0  # generous: Python runs 15-35x slower in the guest
 T = TypeVar("T")
 
 #: What goes each way in the data tests: several streams and PPIDs, one unordered message and
 #: 64 KiB messages (55 DATA chunks each at our 1200-byte packets, 5 at the kernel's 1500 MTU).
+#: PPIDs that Wireshark gives to no dissector (11 would make it read the bytes as ASAP).
 MESSAGES = [
-    SctpMessage(b"hello over UDP", 11, 0),
-    SctpMessage(bytes(range(256)) * 4, 12, 1),
+    SctpMessage(b"hello over UDP", 51, 0),
+    SctpMessage(bytes(range(256)) * 4, 52, 1),
     SctpMessage(b"x" * 3000, 0xFAEEB5D1, 2),
-    SctpMessage(b"unordered", 13, 3, unordered=True),
-    SctpMessage(bytes(i % 251 for i in range(65536)), 14, 1),
-    SctpMessage(b"after the big one", 11, 1),
-    SctpMessage(bytes(range(7)) * 9362 + b"!!", 15, 4),  # 65536 bytes, another stream
+    SctpMessage(b"unordered", 53, 3, unordered=True),
+    SctpMessage(bytes(i % 251 for i in range(65536)), 54, 1),
+    SctpMessage(b"after the big one", 51, 1),
+    SctpMessage(bytes(range(7)) * 9362 + b"!!", 55, 4),  # 65536 bytes, another stream
 ]
+PPID = 51  # for the other tests' messages
 
 
 # --- the network --------------------------------------------------------------------------
@@ -86,6 +91,7 @@ MESSAGES = [
 class Wire:
     """dumpcap in one host, writing every UDP and SCTP packet to a pcapng file."""
 
+    host: Host
     path: Path
     process: Process
 
@@ -94,12 +100,26 @@ class Wire:
         argv = ["dumpcap", "-i", "any", "-f", "udp or sctp", "-w", str(path)]
         process = Process(host, argv, path.with_suffix(".dumpcap.log"))
         process.wait_for("Capturing on", timeout=60)
-        return cls(path, process)
+        return cls(host, path, process)
 
     def stop(self) -> list[Frame]:
-        """Stop the capture (SIGTERM flushes the file) and decode it."""
+        """Stop the capture once it holds everything sent so far, and decode it.
+
+        The kernel hands captured packets to dumpcap in blocks, when a block fills or its
+        timer (a fraction of a second) runs out, and a SIGTERM ends dumpcap without waiting
+        for the last block: the end of a conversation would go missing. So a marker datagram
+        goes out first (to the discard port of this host's own address, through ``lo``), and
+        dumpcap is stopped once the marker is in the file; everything before it is too.
+        """
+        marker = f"end of capture {time.time_ns()}".encode()
+        with self.host.entered(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(marker, (self.host.addresses()[0], MARKER_PORT))
+        deadline = time.monotonic() + 30
+        while marker not in self.path.read_bytes():
+            assert time.monotonic() < deadline, f"the capture marker never reached {self.path}"
+            time.sleep(0.05)  # dumpcap writes a block at least every quarter of a second
         self.process.stop()
-        return decode_frames(self.path)
+        return [f for f in decode_frames(self.path) if f.udp_ports[1] != str(MARKER_PORT)]
 
 
 @dataclass(frozen=True)
@@ -215,6 +235,12 @@ def net(topology: Topology, artifacts: Path) -> Iterator[Network]:
     k, u = topology.add_host("K"), topology.add_host("U")
     k.set_sctp_udp_encapsulation()
     links = [topology.link(k, u), topology.link(k, u)]  # K .1, U .2 on each
+    for link in links:
+        # Without this the kernel bundles DATA for several packets into one GSO packet of up
+        # to 64 KiB (with the CRC32c left to the device) whenever the device can segment, as
+        # a veth can: the capture would show those, not the packets that reach our socket
+        # after segmentation. A limit of one MTU makes every packet a real one from the start.
+        ip("link", "set", "dev", link.a.name, "gso_max_size", "1500", netns=k.netns)
     wire = Wire.start(u, artifacts / "u.pcapng")
     network = Network(k, u, links, KernelHost(k.addresses(), k.entered), wire)
     yield network
@@ -348,9 +374,9 @@ async def test_control_kernel_to_kernel_over_udp(topology: Topology, artifacts: 
             )
         (server,) = accepted
         log = Journal()
-        await client.send(b"ping", 11, 1)
+        await client.send(b"ping", PPID, 1)
         (ping,) = await collect(server.receive, 1, log)
-        await server.send(b"pong", 11, 1)
+        await server.send(b"pong", PPID, 1)
         (pong,) = await collect(client.receive, 1, log)
         assert (ping.data, pong.data, ping.stream) == (b"ping", b"pong", 1)
         # the kernel probes the second, unconfirmed address at once: wait until it is confirmed
@@ -498,14 +524,14 @@ async def test_path_failure_and_return(net: Network) -> None:
                 for seq in range(count):
                     if seq == down_at:
                         net.links[0].down()
-                    await association.send(seq.to_bytes(4, "big").ljust(200, b"."), 11, 2)
+                    await association.send(seq.to_bytes(4, "big").ljust(200, b"."), PPID, 2)
                     await trio.sleep(0.05)  # pacing: a message every 50 ms
                 await log.until(lambda: len(echoes()) >= count)
                 assert echoes() == list(range(count)), "lost, duplicated or reordered"
                 await log.until(lambda: both_report(AddressState.UNREACHABLE))
                 net.links[0].up()
                 await log.until(lambda: both_report(AddressState.AVAILABLE))
-                await association.send(count.to_bytes(4, "big"), 11, 2)
+                await association.send(count.to_bytes(4, "big"), PPID, 2)
                 await log.until(lambda: len(echoes()) > count)
                 nursery.cancel_scope.cancel()
             await association.abort()
@@ -530,7 +556,7 @@ async def test_kernel_side_restarts(net: Network) -> None:
         kernel_log = Journal()
         kernel_id = (await wait_for(first.receive, CommUp, kernel_log)).assoc_id
         ours_id = (await wait_for(endpoint.receive, CommUp, log)).assoc_id
-        await first.send(kernel_id, b"before", 11)
+        await first.send(kernel_id, b"before", PPID)
         (before,) = await collect(endpoint.receive, 1, log)
         assert before.data == b"before"
 
@@ -548,10 +574,10 @@ async def test_kernel_side_restarts(net: Network) -> None:
         assert restart.assoc_id == ours_id
         since = log.items[log.items.index(before) :]
         assert not any(isinstance(e, CommLost | CommUp) for e in since), since
-        await second.send(kernel_id, b"after", 11)
+        await second.send(kernel_id, b"after", PPID)
         (after,) = await collect(endpoint.receive, 1, log)
         assert (after.data, after.assoc_id) == (b"after", ours_id)
-        await endpoint.send(ours_id, b"reply", 11)
+        await endpoint.send(ours_id, b"reply", PPID)
         (reply,) = await collect(second.receive, 1, kernel_log)
         assert reply.data == b"reply"
         await endpoint.aclose()
