@@ -119,7 +119,9 @@ class Wire:
             assert time.monotonic() < deadline, f"the capture marker never reached {self.path}"
             time.sleep(0.05)  # dumpcap writes a block at least every quarter of a second
         self.process.stop()
-        return [f for f in decode_frames(self.path) if f.udp_ports[1] != str(MARKER_PORT)]
+        frames = [f for f in decode_frames(self.path) if f.udp_ports[1] != str(MARKER_PORT)]
+        self.path.with_suffix(".txt").write_text("".join(f"{f}\n" for f in frames))
+        return frames
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def chunk_name(number: str) -> str:
 
 def decode_frames(path: Path) -> list[Frame]:
     """Every frame of a capture, decoded by tshark with CRC32c checking on (Wireshark decodes
-    UDP port 9899 as SCTP by default); the one-line listing is kept beside the capture."""
+    UDP port 9899 as SCTP by default)."""
     argv = ["tshark", "-r", str(path), "-o", "sctp.checksum:crc-32c", "-T", "fields",
             "-E", "separator=|", "-E", "aggregator=,"]  # fmt: skip
     for name in FIELDS:
@@ -170,7 +172,6 @@ def decode_frames(path: Path) -> list[Frame]:
         frames.append(
             Frame(int(number), src, dst, proto, (sport, dport), kinds, checksum, bool(malformed))
         )
-    path.with_suffix(".txt").write_text("".join(f"{f}\n" for f in frames))
     return frames
 
 
