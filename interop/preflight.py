@@ -6,6 +6,10 @@ kernel with its modules (for ``sctp.ko``), a statically linked busybox for the i
 (virtme-ng checks it, and the kernel, with the ``file`` command),
 and, for the tests it runs, RSPLIB's programs, tshark and iproute2, which it sees through the
 shared root filesystem. ``python -m interop.preflight`` prints the check.
+
+One requirement is the host's own: the tests in ``tests/usrsctp`` run usrsctp's example
+programs (the FreeBSD SCTP stack in userland, speaking SCTP over UDP) beside our stack on this
+machine, with no guest; :data:`HOST` names them, and :func:`usrsctp_program` finds one.
 """
 
 from __future__ import annotations
@@ -98,6 +102,32 @@ IN_GUEST = (
 )
 
 
+#: Where Debian's libusrsctp-examples puts echo_server, discard_server, client and tsctp:
+#: outside $PATH, because the names are generic.
+USRSCTP_PROGRAMS = Path("/usr/lib/usrsctp")
+
+
+def usrsctp_program(name: str) -> Path | None:
+    """The usrsctp example program ``name`` (e.g. ``"tsctp"``), or None if not installed."""
+    path = USRSCTP_PROGRAMS / name
+    return path if path.is_file() else None
+
+
+def usrsctp_examples() -> bool:
+    return all(
+        usrsctp_program(name) for name in ("echo_server", "discard_server", "client", "tsctp")
+    )
+
+
+HOST = (
+    Requirement(
+        "usrsctp's example programs (echo_server, discard_server, client, tsctp)",
+        "libusrsctp-examples",
+        usrsctp_examples,
+    ),
+)
+
+
 def missing(requirements: tuple[Requirement, ...] = GUEST + IN_GUEST) -> list[Requirement]:
     return [r for r in requirements if not r.present()]
 
@@ -114,10 +144,11 @@ def explain_missing(requirements: tuple[Requirement, ...] = GUEST + IN_GUEST) ->
 
 
 def main() -> int:
-    for requirement in GUEST + IN_GUEST:
+    everything = GUEST + IN_GUEST + HOST
+    for requirement in everything:
         mark = "ok     " if requirement.present() else "MISSING"
         print(f"{mark} {requirement.what}  [{requirement.package}]")
-    return 1 if missing() else 0
+    return 1 if missing(everything) else 0
 
 
 if __name__ == "__main__":

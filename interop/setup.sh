@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What `make test` needs on a Debian machine, installed when missing (idempotent, quick when
-# nothing is missing): the test guest (QEMU, a Debian kernel), RSPLIB 3.4.4, tshark and SCTP
-# tools as Debian packages, then the virtual environment (.venv) with rserpool, its dev
+# nothing is missing): the test guest (QEMU, a Debian kernel), RSPLIB 3.4.4, tshark, SCTP
+# tools and usrsctp's example programs (the userland SCTP stack the host tests interoperate
+# with) as Debian packages, then the virtual environment (.venv) with rserpool, its dev
 # dependencies and virtme-ng.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PACKAGES="qemu-system-x86 linux-image-amd64 busybox-static file rsplib-registrar rsplib-tools rsplib-services
-          tshark lksctp-tools libsctp-dev iproute2 procps coreutils"
+          tshark lksctp-tools libsctp-dev iproute2 procps coreutils libusrsctp2 libusrsctp-examples"
 
 missing=()
 for package in $PACKAGES; do

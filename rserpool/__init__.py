@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from rserpool.transport.memory import TUNED as TUNED
     from rserpool.transport.memory import MemoryHost as MemoryHost
     from rserpool.transport.memory import MemoryNetwork as MemoryNetwork
+    from rserpool.transport.userland import UserlandHost as UserlandHost
     from rserpool.wire.constants import PolicyType as PolicyType
     from rserpool.wire.policy import PoolMemberSelectionPolicy as PoolMemberSelectionPolicy
 
@@ -117,6 +118,7 @@ _LAZY: dict[str, str] = {
     "MemoryHost": "rserpool.transport.memory",
     "LINUX_DEFAULTS": "rserpool.transport.memory",
     "TUNED": "rserpool.transport.memory",
+    "UserlandHost": "rserpool.transport.userland",
     # what they raise (rserpool.errors: every error is an RSerPoolError)
     "RSerPoolError": "rserpool.errors",
 }
@@ -153,6 +155,7 @@ __all__ = [
     "SessionGone",
     "SessionHandler",
     "TransportAddress",
+    "UserlandHost",
     "__version__",
     "open_pool_element",
     "open_pool_user",

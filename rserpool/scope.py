@@ -62,10 +62,14 @@ def address_scope(address: str | IPAddress) -> AddressScope:
 def is_advertisable(
     address: str | IPAddress, min_scope: AddressScope = AddressScope.SITE_LOCAL
 ) -> bool:
-    """Whether RSPLIB accepts ``address`` in a transport parameter (scope above link-local)
-    and it reaches ``min_scope`` (a registrar's ``-minaddressscope``)."""
+    """Whether ``address`` reaches ``min_scope`` (a registrar's ``-minaddressscope``) and
+    RSPLIB accepts it in a transport parameter (scope above link-local). Loopback addresses
+    pass only when ``min_scope`` is loopback: a system on one machine, registrars
+    configured for it."""
     scope = address_scope(address)
-    return scope > AddressScope.LINK_LOCAL and scope >= min_scope
+    if scope == AddressScope.UNSPECIFIED or scope < min_scope:
+        return False
+    return scope > AddressScope.LINK_LOCAL or scope == min_scope == AddressScope.LOOPBACK
 
 
 def advertisable(

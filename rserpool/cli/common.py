@@ -41,8 +41,8 @@ RSPLIB_LOG_LEVELS = {0: "error", 1: "error", 2: "warning", 3: "info"}  # 4..9: d
 #: The errno values with which ``socket(AF_INET, ..., IPPROTO_SCTP)`` fails without kernel SCTP.
 NO_SCTP_ERRNOS = {errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT}
 NO_SCTP_HINT = (
-    "this kernel has no SCTP: load it with `modprobe sctp` (as root); on a machine without "
-    "SCTP, `make demo` and `make test` run rserpool inside a test guest that has it"
+    "this kernel has no SCTP: use --transport udp (SCTP over UDP on rserpool's own stack: "
+    "no kernel module, no root) or load it with `modprobe sctp` (as root)"
 )
 
 log = logging.getLogger("rserpool")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 import trio
 
 from rserpool.cli import common
 from rserpool.cli.common import CommandError, add_logging_options, positive
 from rserpool.cli.options import parse_remote, translate_rsplib
+from rserpool.cli.transport import add_transport_options, make_host
 from rserpool.proto.common import IPAddress
 from rserpool.transport import Host
 from rserpool.wire.constants import ENRP_PORT
@@ -45,6 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="print one JSON document instead of text: the peers, every pool and "
                         "PE with all fields and its checksum, the ownership checksums and "
                         "whether the dump is complete (default: text)")  # fmt: skip
+    add_transport_options(p)
     add_logging_options(p)
     p.set_defaults(func=run)
 
@@ -58,14 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def main(args: argparse.Namespace, host: Host | None = None) -> int:
-    """Dump the registrar ``args.registrar`` and print it; ``host`` defaults to kernel SCTP."""
+    """Dump the registrar ``args.registrar`` and print it; ``host`` defaults to what
+    ``--transport`` says."""
     from rserpool.drivers.hsdump import HsdumpError, dump_handlespace
     from rserpool.proto.hsdump import dump_document, render_dump
 
     if host is None:
-        from rserpool.transport.kernel import KernelHost
-
-        host = KernelHost()
+        host, line = make_host(args, [], role="client")
+        logging.getLogger("rserpool.hsdump").debug("%s", line)  # stdout may be JSON
     addresses, port = args.registrar
     remote = [(str(a), port) for a in addresses]
     name = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses) + f":{port}"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import trio
 
-from rserpool.cli import common
+from rserpool.cli import common, transport
 from rserpool.cli.common import UsageError, add_logging_options, integer, number, say, spelled
 from rserpool.cli.options import (
     parse_endpoint,
@@ -44,7 +44,7 @@ from rserpool.proto.common import IPAddress, TransportAddress
 from rserpool.proto.registrar import RegistrarConfig
 from rserpool.proto.registrar.config import RSPLIB_TIMER_RANGES
 from rserpool.scope import AddressScope, address_scope
-from rserpool.transport import ASAP_ANNOUNCE_GROUP, ENRP_ANNOUNCE_GROUP
+from rserpool.transport import ASAP_ANNOUNCE_GROUP, ENRP_ANNOUNCE_GROUP, Host
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT
 from rserpool.wire.text import ident
 
@@ -223,6 +223,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         "line)")  # fmt: skip
     s.add_argument("--stats-interval", type=integer(100, U32), default=STATS_INTERVAL,
                    metavar="MS", help="how often --stats-file is written")  # fmt: skip
+    transport.add_transport_options(p)
     add_logging_options(p)
     p.set_defaults(func=run)
 
@@ -331,23 +332,43 @@ def banner(config: RegistrarConfig, extras: Groups) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    addresses = [str(a) for a in (*args.asap[0], *args.enrp[0])]
+    if transport.on_loopback(args, addresses):
+        loopback_defaults(args)
     try:
         config, groups = build_config(args)
     except UsageError as exc:  # told like argparse's own usage errors
         print(f"{args.prog}: error: {exc} (see {args.prog} --help)", file=sys.stderr)
         return 2
-    return common.run(args, lambda args: serve(args, config, groups))
+
+    async def main(args: argparse.Namespace) -> int:
+        host, line = transport.make_host(args, addresses, role="registrar")
+        say(line)
+        return await serve(args, config, groups, host)
+
+    return common.run(args, main)
 
 
-async def serve(args: argparse.Namespace, config: RegistrarConfig, groups: Groups) -> int:
-    """Run the registrar on kernel SCTP until cancelled (SIGINT/SIGTERM: common.run)."""
+def loopback_defaults(args: argparse.Namespace) -> None:
+    """SCTP over UDP with no address: a registrar for this machine alone, on 127.0.0.1. Its
+    PEs come from loopback addresses, and loopback carries no multicast announces."""
+    if args.min_address_scope == "site-local":
+        args.min_address_scope = "loopback"
+    if args.asap_announce is not None or args.enrp_announce is not None:
+        log.info("announces off: the loopback interface carries no multicast")
+    args.asap_announce = args.enrp_announce = None
+
+
+async def serve(
+    args: argparse.Namespace, config: RegistrarConfig, groups: Groups, host: Host
+) -> int:
+    """Run the registrar on ``host`` until cancelled (SIGINT/SIGTERM: common.run)."""
     from rserpool.drivers.registrar import Registrar
-    from rserpool.transport.kernel import KernelHost
 
     for line in clamp_warnings(args):
         log.warning("%s", line)
     registrar = Registrar(
-        KernelHost(),
+        host,
         config,
         asap_announce_group=groups["asap_announce_group"],
         enrp_announce_group=groups["enrp_announce_group"],

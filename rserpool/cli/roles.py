@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from rserpool.apps.service_handlers import SERVICES
+from rserpool.cli import transport
 from rserpool.cli.common import CommandError, add_logging_options, number, say
 from rserpool.cli.options import (
     parse_group,
@@ -223,15 +224,26 @@ def add_common_options(p: argparse.ArgumentParser, *, pool_element: bool) -> Non
     p.add_argument("--timeout", type=number(float, 0), default=0.0, metavar="S",
                    help=f"give up (exit status 1) when {goal} is not reached within S seconds "
                    "(default 0: wait for ever, telling every attempt)")  # fmt: skip
+    transport.add_transport_options(p)
     add_logging_options(p)
 
 
-def make_host(args: argparse.Namespace) -> Host:
-    """This machine's kernel SCTP, bound to ``--local``'s addresses."""
-    from rserpool.transport.kernel import KernelHost
+def make_host(args: argparse.Namespace, *, role: transport.Role) -> Host:
+    """The host ``--transport`` names, bound to ``--local``'s addresses; told on one line.
 
-    addresses, _port = args.local
-    return KernelHost(addresses or None)
+    SCTP over UDP with no ``--local``: this machine's loopback (see
+    :mod:`rserpool.cli.transport`): without ``--registrar`` the registrar is looked for at
+    127.0.0.1:3863, announces are not listened for, and a pool element registers its
+    loopback address."""
+    addresses = [str(a) for a in args.local[0]]
+    host, line = transport.make_host(args, addresses, role=role)
+    say(line)
+    args.loopback = transport.on_loopback(args, addresses)
+    if args.loopback:
+        if not args.registrar:
+            args.registrar = [parse_registrar(transport.LOOPBACK_REGISTRAR)]
+        args.asap_announce = None
+    return host
 
 
 # ------------------------------------------------------------------------ progress

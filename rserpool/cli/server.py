@@ -27,6 +27,7 @@ from rserpool.cli.roles import (
     parse_pool_handle,
 )
 from rserpool.drivers.pool_element import PoolElementNode, open_pool_element
+from rserpool.scope import AddressScope
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, Host
 from rserpool.wire.text import ident
 
@@ -73,8 +74,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 async def server_main(args: argparse.Namespace, host: Host | None = None) -> int:
     """The pool element of ``rserpool server`` (``host``: tests give an in-memory one)."""
     addresses, port = args.local
-    host = host or make_host(args)
+    host = host or make_host(args, role="pool element")
     handle = args.pool_handle or DEFAULT_POOL_HANDLES[args.service]
+    loopback = getattr(args, "loopback", False)  # a system on this machine alone
+    scope = AddressScope.LOOPBACK if loopback else AddressScope.SITE_LOCAL
     if args.service == "pingpong" and args.ppp_failure_after:
         from rserpool.apps.services import PingPongService
 
@@ -101,6 +104,7 @@ async def server_main(args: argparse.Namespace, host: Host | None = None) -> int
             port=port,
             reregistration_interval=args.rereg_interval,
             handler=handler,
+            min_address_scope=scope,
         ) as pe:
             say(f"PE {ident(pe.pe_id)}: user transport (where pool users connect) "
                 f"{pe.user_transport}")  # fmt: skip

@@ -102,7 +102,7 @@ async def terminal_main(
     args: argparse.Namespace, host: Host | None = None, stdin: LineSource | None = None
 ) -> int:
     """The pool user of ``rserpool terminal`` (tests give an in-memory ``host`` and input)."""
-    host = host or make_host(args)
+    host = host or make_host(args, role="client")
     lines: LineSource = stdin or trio.wrap_file(sys.stdin)
     narrator = Narrator()
     say(f"rserpool terminal: Pool Handle = {args.pool_handle}; type lines, end with Ctrl-D")
@@ -180,7 +180,7 @@ async def _terminal(
 
 async def pingpong_main(args: argparse.Namespace, host: Host | None = None) -> int:
     """The pool user of ``rserpool pingpong`` (tests give an in-memory ``host``)."""
-    host = host or make_host(args)
+    host = host or make_host(args, role="client")
     narrator = Narrator()
     say(f"rserpool pingpong: Pool Handle = {args.pool_handle}, Ping Interval = {args.interval}ms")
     return await _pingpong(args, host, narrator)

@@ -1,7 +1,8 @@
 """The loop shape every driver of a sans-IO core shares, after each input:
 
 1. drain the core's **events** and hand each to ``on_event`` (log it, count it, publish it);
-2. drain its **actions** and ``await perform(action)`` each, in order;
+2. drain its **actions** and ``await perform(action)`` each, in order (or, where the driver
+   offers ``perform_now``, carry it out without a coroutine when that is possible);
 3. repeat until both are empty (performing an action may feed the core again), then
 4. tell the :class:`~rserpool.drivers._clock.CoreClock` the core's next deadline.
 
@@ -28,8 +29,12 @@ async def flush(
     clock: CoreClock,
     on_event: Callable[[Event], None],
     perform: Callable[[A], Awaitable[None]],
+    perform_now: Callable[[A], bool] | None = None,
 ) -> None:
-    """Events to ``on_event``, actions to ``perform``, until both are drained; re-arm ``clock``."""
+    """Events to ``on_event``, actions to ``perform``, until both are drained; re-arm ``clock``.
+
+    ``perform_now(action)``, if given, tries first: True when it carried the action out
+    without awaiting anything (else ``perform`` does, as usual)."""
     try:
         lock.acquire_nowait()  # no checkpoint when nobody else is flushing
     except trio.WouldBlock:
@@ -42,7 +47,8 @@ async def flush(
             if not actions:
                 break
             for action in actions:
-                await perform(action)
+                if perform_now is None or not perform_now(action):  # saves a coroutine
+                    await perform(action)
     finally:
         lock.release()
     clock.deadline_changed(core.next_deadline())

@@ -53,7 +53,7 @@ from rserpool.proto.client.session import (
     SessionClosed,
 )
 from rserpool.proto.common import Event, IPAddress, TransportAddress
-from rserpool.scope import advertisable
+from rserpool.scope import AddressScope, advertisable
 from rserpool.transport import (
     ASAP_ANNOUNCE_GROUP,
     Address,
@@ -185,19 +185,22 @@ class PoolElementNode(AsapClientDriver):
         pe_id: int,
         reregistration_interval: int,
         registration_life: int,
+        min_address_scope: AddressScope = AddressScope.SITE_LOCAL,
     ) -> None:
         self._listener = await self.host.sctp_listen(port, self.addresses, self.session_params)
         await self.start(nursery)
         local = self.addresses or [a for a, _ in self.asap_endpoint.local_addresses()]
         ips: list[IPAddress] = []
-        for text in advertisable(local):
+        for text in advertisable(local, min_address_scope):
             ip = parse_ip(text)
             if ip is not None and ip not in ips:
                 ips.append(ip)
         if not ips:  # RSPLIB: "No addresses of at least site-local scope found"
+            scope = min_address_scope.name.lower().replace("_", "-")
             raise TransportError(
-                f"no address of at least site-local scope among {local}: RSPLIB registrars "
-                "drop loopback and link-local addresses, so no registration is possible"
+                f"no address of at least {scope} scope among {local}: registrars drop "
+                "addresses below their minimum scope (RSPLIB: loopback and link-local), so no "
+                "registration is possible"
             )
         self._config = PoolElementConfig(
             pool_handle=pool_handle,
@@ -323,6 +326,7 @@ async def open_pool_element(
     deregister_timeout: float = 5.0,
     event_buffer: int = 256,
     rng: random.Random | None = None,
+    min_address_scope: AddressScope = AddressScope.SITE_LOCAL,
 ) -> AsyncIterator[PoolElementNode]:
     """Run a pool element on ``host`` for the duration of the block (module docstring).
 
@@ -331,6 +335,8 @@ async def open_pool_element(
     Server Announces. ``addresses``/``port``: the local addresses to bind (default: the host's)
     and the user transport's port (0: any). ``pe_id`` 0 picks a random id. Times in ms, as
     RSPLIB's ``-rereginterval``; the registration life defaults to 3 × the interval.
+    ``min_address_scope``: the smallest scope of address registered (RSPLIB's registrars take
+    site-local and up by default; ``AddressScope.LOOPBACK`` for a system on one machine).
     """
     handle = pool_handle.encode() if isinstance(pool_handle, str) else pool_handle
     static = registrar_addresses(registrars)
@@ -359,6 +365,7 @@ async def open_pool_element(
                 pe_id=pe_id,
                 reregistration_interval=reregistration_interval,
                 registration_life=registration_life,
+                min_address_scope=min_address_scope,
             )
             yield node
         finally:

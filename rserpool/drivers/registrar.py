@@ -49,7 +49,7 @@ from rserpool.drivers.associations import parse_ip, transport_of
 from rserpool.drivers.registrar_actions import ActionPerformer
 from rserpool.drivers.registrar_sockets import Socket, advertised, close
 from rserpool.drivers.registrar_stats import RegistrarStatistics, statistics_document
-from rserpool.presentation.eventlog import event_level, event_text, refusal_text
+from rserpool.presentation.eventlog import LEVELS, event_text, refusal_text
 from rserpool.proto.common import (
     Endpoint,
     Event,
@@ -245,7 +245,7 @@ class Registrar:
         kind, table = sock.kind, sock.table
         now = self._clock.now()
         if isinstance(item, SctpMessage):
-            self.statistics.received[kind.value] += 1
+            self.statistics.received[sock.name] += 1
             if item.data:
                 sock.received_types[item.data[0]] += 1
             peer = self._peer_of(sock, item)
@@ -315,12 +315,17 @@ class Registrar:
     # ------------------------------------------------------------------ output
 
     async def _flush(self) -> None:
-        await flush(self.core, self._lock, self._clock, self._on_event, self._actions.perform)
+        actions = self._actions
+        await flush(
+            self.core, self._lock, self._clock, self._on_event, actions.perform, actions.perform_now
+        )
 
     def _on_event(self, event: Event) -> None:
         self.statistics.count(event)
         try:
-            level = event_level(event)
+            level = LEVELS.get(type(event), logging.INFO)  # event_level, without a call
+            if not isinstance(level, int):
+                level = level(event)
             if log.isEnabledFor(level):  # render only what is written
                 log.log(level, "%s", self._event_text(event))
         except Exception:

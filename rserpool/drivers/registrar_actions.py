@@ -40,6 +40,40 @@ class ActionPerformer:
         self.statistics = statistics
         self._warned: set[Endpoint] = set()
 
+    def perform_now(self, action: Action) -> bool:
+        """Carry out a ``Send`` on a known association of a socket that sends without a
+        checkpoint, without a coroutine; False: ``perform`` must do it (anything else, or the
+        socket would block). Whatever goes wrong is counted and logged as by ``perform``."""
+        if type(action) is not Send or action.assoc_id is None:
+            return False
+        sock = self._sockets[action.endpoint]
+        immediate = sock.immediate
+        if immediate is None or self._debug:
+            return False
+        try:
+            data = action.encode()
+        except Exception:
+            return False  # ``perform`` logs and counts it
+        try:
+            if not immediate.send_nowait(action.assoc_id, data, action.ppid):
+                return False
+        except (TransportError, trio.BrokenResourceError, OSError) as exc:
+            self.statistics.sends_dropped += 1
+            log.debug("dropped %s: %s", action, exc)
+            return True
+        except Exception:
+            self.statistics.send_errors += 1
+            log.exception("%s assoc %s: Send failed", action.endpoint.value, action.assoc_id)
+            return True
+        self.statistics.sent[sock.name] += 1
+        sock.sent_types[data[0]] += 1
+        return True
+
+    @property
+    def _debug(self) -> bool:
+        """Every action is logged at DEBUG: ``perform`` does that."""
+        return log.isEnabledFor(logging.DEBUG)
+
     async def perform(self, action: Action) -> None:
         """Carry out one action; whatever goes wrong stays with that action."""
         try:
@@ -89,7 +123,7 @@ class ActionPerformer:
             immediate = sock.immediate
             if immediate is None or not immediate.send_nowait(assoc_id, data, send.ppid):
                 await sock.sctp.send(assoc_id, data, send.ppid)
-            self.statistics.sent[send.endpoint.value] += 1
+            self.statistics.sent[sock.name] += 1
             sock.sent_types[data[0]] += 1
         except (TransportError, trio.BrokenResourceError, OSError) as exc:
             self.statistics.sends_dropped += 1

@@ -36,7 +36,10 @@ class Socket:
     received_types: list[int] = field(default_factory=lambda: [0] * 256)
     sent_types: list[int] = field(default_factory=lambda: [0] * 256)
 
+    name: str = field(init=False)  # the kind's name: "ASAP" or "ENRP"
+
     def __post_init__(self) -> None:
+        self.name = self.kind.value  # once, not an enum property lookup per message
         if isinstance(self.sctp, Immediate):
             self.immediate = self.sctp
 

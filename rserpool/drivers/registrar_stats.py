@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rserpool.proto.common import Event
 from rserpool.proto.registrar import (
@@ -52,18 +54,41 @@ class RegistrarStatistics:
 
     def count(self, event: Event) -> None:
         """Count one core event (the driver calls it for every event)."""
-        stats = self
-        stats.events[type(event).__name__] += 1
-        if isinstance(event, PoolElementRegistered):
-            stats.registrations_new += event.created
-        elif isinstance(event, HandleResolved):
-            stats.resolutions_failed += event.cause is not None
-        elif isinstance(event, PoolElementRemoved):
-            stats.removed[event.reason.value] += 1
-        elif isinstance(event, RegistrationRefused):
-            stats.refused[event.cause] += 1
-        elif isinstance(event, RateLimited):
-            stats.rate_limited[event.message] += 1
+        kind = type(event)
+        self.events[kind.__name__] += 1
+        more = _MORE.get(kind)  # one lookup instead of a chain of isinstance tests
+        if more is not None:
+            more(self, event)
+
+
+def _registered(stats: RegistrarStatistics, event: PoolElementRegistered) -> None:
+    stats.registrations_new += event.created
+
+
+def _resolved(stats: RegistrarStatistics, event: HandleResolved) -> None:
+    stats.resolutions_failed += event.cause is not None
+
+
+def _removed(stats: RegistrarStatistics, event: PoolElementRemoved) -> None:
+    stats.removed[event.reason.value] += 1
+
+
+def _refused(stats: RegistrarStatistics, event: RegistrationRefused) -> None:
+    stats.refused[event.cause] += 1
+
+
+def _rate_limited(stats: RegistrarStatistics, event: RateLimited) -> None:
+    stats.rate_limited[event.message] += 1
+
+
+#: What else an event of these types counts, besides its type.
+_MORE: dict[type[Event], Callable[[RegistrarStatistics, Any], None]] = {
+    PoolElementRegistered: _registered,
+    HandleResolved: _resolved,
+    PoolElementRemoved: _removed,
+    RegistrationRefused: _refused,
+    RateLimited: _rate_limited,
+}
 
 
 def statistics_document(

@@ -41,13 +41,17 @@ class PoolElement(PolicyEntry):
     __slots__ = (
         "asap_transport",
         "control_channel",
+        "encoded_element",
         "expiry",
         "expiry_record",
         "home_registrar_id",
+        "keep_alive_timeout_due",
+        "keep_alive_transmission_due",
         "key",
         "last_update",
         "pe_id",
         "pool_handle",
+        "registration_assoc",
         "registration_life",
         "registration_time",
         "transport_protocol",
@@ -83,6 +87,16 @@ class PoolElement(PolicyEntry):
         self.unreachable_reports = 0
         self.expiry: int | None = None  # deadline in ms, or None: no timer
         self.expiry_record: object = None  # the ExpiryQueue's live record
+        #: The ASAP association a registrar reaches its home PE on (RSPLIB's
+        #: RegistratorAssocID; None: unknown, Endpoint Keep Alives go with the H bit).
+        self.registration_assoc: int | None = None
+        #: A registrar's Endpoint Keep Alive timers of its home PE (ms, or None: off), kept by
+        #: ``rserpool.proto.registrar.keepalive``: slots instead of a timer record per PE.
+        self.keep_alive_transmission_due: int | None = None
+        self.keep_alive_timeout_due: int | None = None
+        #: The PE's Pool Element parameter as a registrar's Handle Resolution Responses carry
+        #: it (encoded); the handlespace drops it whenever one of the fields above changes.
+        self.encoded_element: bytes | None = None
 
     def __repr__(self) -> str:
         return (

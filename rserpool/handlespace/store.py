@@ -248,6 +248,13 @@ class PoolHandlespace:
         deadline = now + registration_life if expiry == "life" else expiry
         pe = pool.elements.get(pe_id)
         if pe is not None:
+            if not (  # the same values (shared objects): the replies' cached form still holds
+                pe.registration_life == registration_life
+                and pe.user_transport is user_transport
+                and pe.policy is policy
+                and pe.home_registrar_id == home_registrar_id
+            ):
+                pe.encoded_element = None
             if pe.home_registrar_id != home_registrar_id:
                 self._disown(pe, pool)
                 pe.home_registrar_id = home_registrar_id
@@ -327,6 +334,7 @@ class PoolHandlespace:
         moved = [self._pools[h].elements[i] for h, i in old.keys]
         for pe in moved:
             pe.home_registrar_id = new_owner
+            pe.encoded_element = None
         new = self._owners.get(new_owner)
         if new is None:
             self._owners[new_owner] = old

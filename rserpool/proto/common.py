@@ -29,6 +29,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from rserpool.wire import Message, SctpTransport, encode_message, ppid_of
 from rserpool.wire.params import normalize_address
+from rserpool.wire.quickinit import quick_init
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -69,6 +70,7 @@ class TransportAddress:
 # ------------------------------------------------------------------------------- actions
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send ``message`` on ``endpoint``.
@@ -239,20 +241,25 @@ class TimerTable(Generic[K]):
         heap = self._heap
         while heap:
             deadline, seq, key = heap[0]
-            if self._deadlines.get(key) == (deadline, seq):
+            entry = self._deadlines.get(key)
+            if entry is not None and entry[1] == seq:  # the sequence number says it all
                 return deadline
             heapq.heappop(heap)
         return None
 
     def pop_due(self, now: int) -> list[K]:
         """Remove and return the keys whose deadline is at or before ``now``."""
-        due: list[K] = []
+        return [key for _, key in self.pop_due_timed(now)]
+
+    def pop_due_timed(self, now: int) -> list[tuple[int, K]]:
+        """Remove and return (deadline, key) of every key due at or before ``now``."""
+        due: list[tuple[int, K]] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
             deadline, seq, key = heapq.heappop(heap)
             if self._deadlines.get(key) == (deadline, seq):
                 del self._deadlines[key]
-                due.append(key)
+                due.append((deadline, key))
         return due
 
     def _compact(self) -> None:

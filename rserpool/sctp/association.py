@@ -47,6 +47,8 @@ class Datagram:
 
 
 class Timer(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is slow
+
     T1_INIT = Input.T1_INIT
     T1_COOKIE = Input.T1_COOKIE
     T2_SHUTDOWN = Input.T2_SHUTDOWN
@@ -328,11 +330,23 @@ class AssociationBase:
         if self.state is State.CLOSED or self.primary is None or self.peer_tag == 0:
             return
         mtu = self.config.mtu
+        sending = self.state in SENDING_STATES and self.outbound is not None
+        # A SACK the delayed SACK timer holds rides along with outgoing DATA (§6.2 allows a
+        # SACK at any time; this is how Linux and FreeBSD answer a request at once): a peer
+        # that waits for its data to be acknowledged before it sends more (Nagle) need not
+        # wait for our timer.
+        if (
+            not self.sack_due
+            and sending
+            and self.outbound is not None
+            and self.outbound.has_new()
+            and self.timer_running(Timer.DELAYED_SACK)
+        ):
+            self.sack_due = True
         if self.sack_due and self.inbound is not None:
             self.queue(self.inbound.make_sack(), self.sack_to)
             self.sack_due = False
             self.cancel_timer(Timer.DELAYED_SACK)
-        sending = self.state in SENDING_STATES and self.outbound is not None
         main = self.data_path()
         groups: dict[IPAddress, list[bytes]] = {}
         for chunk, to in self._control:

@@ -13,6 +13,7 @@ belong to no association are handled as "out of the blue" (§8.4).
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Sequence
 
@@ -51,6 +52,9 @@ class Endpoint:
         self.jar = CookieJar(secret or self.rng.randbytes(32), self.config.cookie_key_period)
         self._assocs: dict[int, Association] = {}
         self._by_peer: dict[tuple[IPAddress, int], int] = {}
+        self._keys: dict[int, tuple[tuple[IPAddress, int], ...]] = {}  # each one's _by_peer keys
+        self._deadline_of: dict[int, int] = {}  # each association's next deadline
+        self._deadlines: list[tuple[int, int]] = []  # heap of (deadline, id); stale ones skipped
         self._next_id = 1
         self._datagrams: list[Datagram] = []
         self._events: list[SctpEvent] = []
@@ -67,8 +71,15 @@ class Endpoint:
         return out
 
     def next_deadline(self) -> int | None:
-        deadlines = [d for a in self._assocs.values() if (d := a.next_deadline()) is not None]
-        return min(deadlines, default=None)
+        """When :meth:`handle_timers` is due next (None: no timer runs)."""
+        heap = self._deadlines
+        while heap:  # drop entries an association has moved or cancelled since
+            at, assoc_id = heap[0]
+            assoc = self._assocs.get(assoc_id)
+            if assoc is not None and self._deadline_of.get(assoc_id) == at:
+                return at
+            heapq.heappop(heap)
+        return None
 
     def association(self, assoc_id: int) -> Association:
         try:
@@ -83,9 +94,15 @@ class Endpoint:
     # -------------------------------------------------------------------- inputs
 
     def handle_timers(self, now: int) -> None:
-        for assoc in list(self._assocs.values()):
-            deadline = assoc.next_deadline()
-            if deadline is not None and deadline <= now:
+        """Run the timers due by ``now``: only the associations whose deadline has come."""
+        due: list[int] = []
+        while (at := self.next_deadline()) is not None and at <= now:
+            _, assoc_id = heapq.heappop(self._deadlines)
+            del self._deadline_of[assoc_id]
+            due.append(assoc_id)
+        for assoc_id in due:
+            assoc = self._assocs.get(assoc_id)
+            if assoc is not None:
                 assoc.handle_timers(now)
                 self._sync(assoc)
 
@@ -104,11 +121,28 @@ class Endpoint:
         return assoc.assoc_id
 
     def send(
-        self, assoc_id: int, stream: int, ppid: int, data: bytes, now: int, unordered: bool = False
+        self,
+        assoc_id: int,
+        stream: int,
+        ppid: int,
+        data: bytes,
+        now: int,
+        unordered: bool = False,
+        defer: bool = False,
     ) -> None:
+        """Queue a user message; ``defer``: without sending yet, so that messages sent in a
+        burst share packets; :meth:`transmit` sends them."""
         assoc = self.association(assoc_id)
-        assoc.send(stream, ppid, data, now, unordered)
-        self._sync(assoc)
+        assoc.send(stream, ppid, data, now, unordered, defer)
+        if not defer:
+            self._sync(assoc)
+
+    def transmit(self, assoc_id: int, now: int) -> None:
+        """Send what :meth:`send` deferred (as far as the windows allow)."""
+        assoc = self._assocs.get(assoc_id)
+        if assoc is not None:
+            assoc.flush(now)
+            self._sync(assoc)
 
     def shutdown(self, assoc_id: int, now: int) -> None:
         assoc = self.association(assoc_id)
@@ -175,13 +209,28 @@ class Endpoint:
         """Collect the association's output, index its peer addresses, forget it if CLOSED."""
         self._datagrams.extend(assoc.datagrams())
         self._events.extend(assoc.events())
-        for key in [k for k, v in self._by_peer.items() if v == assoc.assoc_id]:
-            del self._by_peer[key]
-        if assoc.state is State.CLOSED:
+        closed = assoc.state is State.CLOSED
+        keys = () if closed else tuple((a, assoc.peer_port) for a in assoc.paths)
+        old = self._keys.get(assoc.assoc_id, ())
+        if keys != old:  # paths came or went: index them again (only this association's)
+            for key in old:
+                if self._by_peer.get(key) == assoc.assoc_id:
+                    del self._by_peer[key]
+            for key in keys:
+                self._by_peer[key] = assoc.assoc_id
+            self._keys[assoc.assoc_id] = keys
+        if closed:
             self._assocs.pop(assoc.assoc_id, None)
+            self._keys.pop(assoc.assoc_id, None)
+            self._deadline_of.pop(assoc.assoc_id, None)
             return
-        for address in assoc.paths:
-            self._by_peer[(address, assoc.peer_port)] = assoc.assoc_id
+        deadline = assoc.next_deadline()
+        if deadline != self._deadline_of.get(assoc.assoc_id):  # a heap entry per change only
+            if deadline is None:
+                del self._deadline_of[assoc.assoc_id]
+            else:
+                self._deadline_of[assoc.assoc_id] = deadline
+                heapq.heappush(self._deadlines, (deadline, assoc.assoc_id))
 
     def _reply(self, packet: Packet, to: IPAddress, port: int, tag: int, chunk: Chunk) -> None:
         data = assemble(self.port, packet.source_port, tag, [chunk.encode()])

@@ -61,7 +61,7 @@ def check_init(chunk: Init, source: IPAddress) -> InitCheck:
             cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, p.encode())
             return InitCheck(InitProblem.ABORT, (cause,))
         if isinstance(p, AddressParameter):
-            if _usable(p.address) and p.address not in addresses:
+            if _usable(p.address, source) and p.address not in addresses:
                 addresses.append(p.address)
         elif isinstance(p, CookiePreservative):
             increment = p.increment
@@ -79,8 +79,15 @@ def check_init(chunk: Init, source: IPAddress) -> InitCheck:
     return InitCheck(None, (), tuple(addresses), tuple(unrecognized), increment, cookie)
 
 
-def _usable(address: IPAddress) -> bool:
-    return not (address.is_unspecified or address.is_multicast)
+def _usable(address: IPAddress, source: IPAddress) -> bool:
+    """Whether a listed peer address can be a path of an association whose INIT (or INIT
+    ACK) came from ``source``. Loopback addresses (127/8, ::1) never leave a host (RFC 1122
+    §3.2.1.3, RFC 4291 §2.5.3): from a loopback source the peer is this host, reachable on
+    loopback only, though stacks such as usrsctp list every address of the machine; from
+    any other source a listed loopback address would be our own."""
+    if address.is_unspecified or address.is_multicast:
+        return False
+    return address.is_loopback == source.is_loopback
 
 
 def address_parameters(addresses: tuple[IPAddress, ...]) -> tuple[Parameter, ...]:

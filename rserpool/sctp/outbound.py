@@ -59,6 +59,9 @@ class Outbound:
         self.highest_sent = initial_tsn - 1  # the highest TSN ever sent (unwrapped)
         self._messages = 0
         self._buffered = 0  # user data bytes queued or not cumulatively acknowledged
+        self._flight = 0  # bytes of the chunks in flight, on all paths
+        self._gap_acked = 0  # chunks in ``sent`` acknowledged by a gap block
+        self._rtx_marked = False  # a chunk may be marked for retransmission (else none is)
 
     # ---------------------------------------------------------------- queueing
 
@@ -95,7 +98,7 @@ class Outbound:
 
     @property
     def flight_size(self) -> int:
-        return sum(c.size for c in self.sent.values() if c.in_flight)
+        return self._flight  # kept as chunks enter and leave the flight: no walk per call
 
     def lost_messages(self) -> tuple[int, int]:
         """(unsent, unacked) user messages, for a Communication Lost notification."""
@@ -124,7 +127,11 @@ class Outbound:
         return self._buffered
 
     def has_retransmissions(self) -> bool:
-        return any(c.retransmit for c in self.sent.values())
+        return self._rtx_marked and any(c.retransmit for c in self.sent.values())
+
+    def _mark_for_retransmission(self, c: OutChunk) -> None:
+        c.retransmit = True
+        self._rtx_marked = True
 
     def has_new(self) -> bool:
         return bool(self._queue)
@@ -132,8 +139,10 @@ class Outbound:
     # ---------------------------------------------------------------- sending
 
     def _leave_flight(self, c: OutChunk) -> None:
-        if c.in_flight and c.path is not None:
-            c.path.flight_size -= c.size
+        if c.in_flight:
+            self._flight -= c.size
+            if c.path is not None:
+                c.path.flight_size -= c.size
         c.in_flight = False
 
     def fill(self, path: Path, room: int, now: int, *, ignore_cwnd: bool = False) -> list[Data]:
@@ -144,7 +153,7 @@ class Outbound:
         def cwnd_open() -> bool:
             return ignore_cwnd or path.flight_size < path.cwnd
 
-        for c in self.sent.values():
+        for c in self.sent.values() if self._rtx_marked else ():  # none marked: no walk
             if not c.retransmit:
                 continue
             if c.size > room or not cwnd_open():
@@ -158,7 +167,8 @@ class Outbound:
             c.misses = 0
             self._send(c, path, now)
             taken.append(c.chunk)
-        if ignore_cwnd or any(c.retransmit for c in self.sent.values()):
+        self._rtx_marked = self.has_retransmissions()
+        if ignore_cwnd or self._rtx_marked:
             return taken  # a fast retransmission packet carries retransmissions only
         while self._queue:
             c = self._queue[0]
@@ -180,6 +190,8 @@ class Outbound:
         c.sent_count += 1
         c.sent_at = now
         c.path = path
+        if not c.in_flight:
+            self._flight += c.size
         c.in_flight = True
         path.flight_size += c.size
         self.peer_rwnd = max(0, self.peer_rwnd - c.size)
@@ -193,13 +205,14 @@ class Outbound:
         if cum < self.cum_ack or cum > self.highest_sent:
             out.valid = False  # an old, reordered SACK, or one acking what was never sent
             return out
-        flight_before = {c.path: c.path.flight_size for c in self.sent.values() if c.path}
+        flight_before: dict[Path, int] = {}  # per path, before this SACK took anything off
         newly: dict[Path, int] = {}
         htna: int | None = None
 
         def ack(c: OutChunk) -> None:
             nonlocal htna
             if c.path is not None:
+                flight_before.setdefault(c.path, c.path.flight_size)
                 newly[c.path] = newly.get(c.path, 0) + c.size
                 if c.path.rtt_tsn == c.tsn:
                     c.path.rtt_tsn = None
@@ -215,7 +228,9 @@ class Outbound:
             if c is None:
                 continue
             self._buffered -= len(c.chunk.data)
-            if not c.acked:
+            if c.acked:
+                self._gap_acked -= 1
+            else:
                 ack(c)
         self.cum_ack = cum
         gap_acked: set[int] = set()
@@ -229,11 +244,14 @@ class Outbound:
                 highest_gap = max(highest_gap, tsn)
                 if not c.acked:
                     c.acked = True
+                    self._gap_acked += 1
                     ack(c)
-        for c in self.sent.values():
-            if c.acked and c.tsn not in gap_acked:  # reneged (§6.2.1): send it again
-                c.acked = False
-                c.retransmit = True
+        if self._gap_acked > len(gap_acked):  # some acked before are not any more: look
+            for c in self.sent.values():
+                if c.acked and c.tsn not in gap_acked:  # reneged (§6.2.1): send it again
+                    c.acked = False
+                    self._gap_acked -= 1
+                    self._mark_for_retransmission(c)
         in_recovery = self.fast_recovery_exit is not None
         limit = highest_gap if in_recovery and out.cum_advanced else htna
         if limit is not None:
@@ -245,7 +263,7 @@ class Outbound:
                 c.misses += 1
                 if c.misses >= 3:  # §7.2.4: the third miss indication
                     c.fast_retransmitted = True
-                    c.retransmit = True
+                    self._mark_for_retransmission(c)
                     if c.path is not None:
                         out.fast_retransmit.add(c.path)
                     self._leave_flight(c)
@@ -268,7 +286,7 @@ class Outbound:
         for c in self.sent.values():
             if c.path is path and c.in_flight and not c.acked:
                 self._leave_flight(c)
-                c.retransmit = True
+                self._mark_for_retransmission(c)
                 c.misses = 0
 
     def earliest_in_flight(self, path: Path) -> int | None:

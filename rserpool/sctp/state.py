@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 
 class State(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is slow
+
     CLOSED = "CLOSED"
     COOKIE_WAIT = "COOKIE-WAIT"
     COOKIE_ECHOED = "COOKIE-ECHOED"
@@ -30,6 +32,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """What can happen to an association: chunks received, user calls (§11.1), timers."""
+
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is slow
 
     # chunks received (a COOKIE ECHO counts only once its cookie is authentic and fresh)
     INIT = "INIT"

@@ -41,8 +41,18 @@ class UserCalls(AssociationBase):
         self.send_alone([self.init_chunk], path.address, path.udp_port, 0)
         self.set_timer(Timer.T1_INIT, now + path.rto.rto)
 
-    def send(self, stream: int, ppid: int, data: bytes, now: int, unordered: bool = False) -> None:
-        """§11.1.5: queue one user message (fragmented if it does not fit a packet)."""
+    def send(
+        self,
+        stream: int,
+        ppid: int,
+        data: bytes,
+        now: int,
+        unordered: bool = False,
+        defer: bool = False,
+    ) -> None:
+        """§11.1.5: queue one user message (fragmented if it does not fit a packet) and send
+        what is due; ``defer``: only queue it, to bundle it with messages that follow (the
+        caller flushes later)."""
         self._user(Input.SEND)
         if len(data) == 0 or len(data) > self.config.max_message_size:
             raise SctpUsageError(
@@ -57,7 +67,13 @@ class UserCalls(AssociationBase):
             self._early.append((stream, ppid, bytes(data), unordered))
         else:
             self.outbound.enqueue(stream, ppid, bytes(data), unordered)
-        self.flush(now)
+        if not defer:
+            self.flush(now)
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether DATA sent is still unacknowledged (a SACK will come and flush)."""
+        return self.outbound is not None and self.outbound.flight_size > 0
 
     def shutdown(self, now: int) -> None:
         """§11.1.3 / §9.2: graceful close once everything sent is acknowledged."""

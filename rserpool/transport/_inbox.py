@@ -11,7 +11,11 @@ import trio
 class Inbox:
     """A queue that Trio tasks wait on; reading is cancellation-safe (pop after wake-up)."""
 
-    def __init__(self) -> None:
+    def __init__(self, burst: int = 1) -> None:
+        """``burst``: items read in a row before a schedule point (a reader that finds its
+        items waiting handles a batch without a trip through the scheduler each)."""
+        self._burst = burst
+        self._taken = 0
         self._items: deque[object] = deque()
         self._lot = trio.lowlevel.ParkingLot()
         self.closed = False
@@ -43,5 +47,7 @@ class Inbox:
             raise trio.ClosedResourceError("socket was closed")
         await trio.lowlevel.checkpoint_if_cancelled()
         item = self._items.popleft()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        self._taken += 1
+        if self._taken % self._burst == 0:
+            await trio.lowlevel.cancel_shielded_checkpoint()
         return item

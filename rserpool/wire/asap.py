@@ -11,8 +11,8 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from rserpool.wire.buffer import U32
-from rserpool.wire.constants import PPID, AsapType
+from rserpool.wire.buffer import U32, exact_pool_handle, exact_u32_param, handle_and_id
+from rserpool.wire.constants import PPID, AsapType, ParamType
 from rserpool.wire.message import Message
 from rserpool.wire.params import (
     HR_OPTION_TYPE,
@@ -37,8 +37,11 @@ from rserpool.wire.params import (
     encode_policy,
     encode_pool_handle,
 )
+from rserpool.wire.quickinit import quick_init
 from rserpool.wire.text import error_text, handle_text, pe_text, policy_text, transport_text
-from rserpool.wire.tlv import Scanner
+from rserpool.wire.tlv import Scanner, UnknownParameter
+
+_PE_IDENTIFIER, _HR_OPTION = ParamType.PE_IDENTIFIER.value, ParamType.HANDLE_RESOLUTION_OPTION.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +72,7 @@ def _err(error: OperationError | None) -> str:
     return "" if error is None else " " + error_text(error)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Registration(AsapMessage):
     """PE → home PR: Pool Handle, Pool Element (without ASAP transport)."""
@@ -90,11 +94,23 @@ class Registration(AsapMessage):
     def _details(self) -> str:
         return f"{handle_text(self.pool_handle)} {pe_text(self.pool_element)}"
 
+    def to_report(self) -> tuple[UnknownParameter, ...]:
+        pe, asap = self.pool_element, self.pool_element.asap_transport
+        nested = (
+            pe.extensions,
+            getattr(pe.user_transport, "extensions", ()),
+            asap and asap.extensions,
+        )
+        if not self.extensions and not any(nested):  # fast path: nothing skipped, no field walk
+            return ()
+        return Message.to_report(self)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _HandleAndId(AsapMessage):
     """Messages whose body is Pool Handle, PE Identifier."""
 
+    FLAT: ClassVar[bool] = True
     pool_handle: bytes
     pe_id: int
 
@@ -105,28 +121,41 @@ class _HandleAndId(AsapMessage):
     def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
         return cls(pool_handle=_handle(scan), pe_id=_pe_id(scan))
 
+    @classmethod
+    def _exact(cls, data: bytes, flags: int, length: int) -> Self | None:
+        # fast path: exactly Pool Handle and PE Identifier, read without a scan
+        found = exact_pool_handle(data, length)
+        if found is None:
+            return None
+        pe_id = exact_u32_param(data, found[1], _PE_IDENTIFIER, length)
+        return None if pe_id is None else cls(pool_handle=found[0], pe_id=pe_id)
+
     def _details(self) -> str:
         return f"{handle_text(self.pool_handle)} PE {self.pe_id:#010x}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deregistration(_HandleAndId):
     TYPE: ClassVar[int] = AsapType.DEREGISTRATION
     NAME: ClassVar[str] = "Deregistration"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointKeepAliveAck(_HandleAndId):
     TYPE: ClassVar[int] = AsapType.ENDPOINT_KEEP_ALIVE_ACK
     NAME: ClassVar[str] = "Endpoint Keep Alive Ack"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointUnreachable(_HandleAndId):
     TYPE: ClassVar[int] = AsapType.ENDPOINT_UNREACHABLE
     NAME: ClassVar[str] = "Endpoint Unreachable"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationResponse(AsapMessage):
     """PR → PE: Pool Handle, PE Identifier, [Operation Error]; flag bit 0 = Reject."""
@@ -140,6 +169,13 @@ class RegistrationResponse(AsapMessage):
 
     def _flags(self) -> int:
         return 0x01 if self.reject else 0
+
+    def encode(self) -> bytes:
+        if self.error is None and not self.extensions:  # fast path: two structs, no TLV list
+            data = handle_and_id(self.TYPE, self._flags(), self.pool_handle, self.pe_id)
+            if data is not None:
+                return data
+        return Message.encode(self)
 
     def _params(self) -> list[bytes]:
         ph, pid = encode_pool_handle(self.pool_handle), encode_pe_identifier(self.pe_id)
@@ -155,6 +191,7 @@ class RegistrationResponse(AsapMessage):
         return text + (" REJECT" if self.reject else " OK") + _err(self.error)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeregistrationResponse(AsapMessage):
     """PR → PE: Pool Handle, PE Identifier, [Operation Error]."""
@@ -164,6 +201,13 @@ class DeregistrationResponse(AsapMessage):
     pool_handle: bytes
     pe_id: int
     error: OperationError | None = None
+
+    def encode(self) -> bytes:
+        if self.error is None and not self.extensions:  # fast path: two structs, no TLV list
+            data = handle_and_id(self.TYPE, 0, self.pool_handle, self.pe_id)
+            if data is not None:
+                return data
+        return Message.encode(self)
 
     def _params(self) -> list[bytes]:
         ph, pid = encode_pool_handle(self.pool_handle), encode_pe_identifier(self.pe_id)
@@ -177,6 +221,7 @@ class DeregistrationResponse(AsapMessage):
         return f"{handle_text(self.pool_handle)} PE {self.pe_id:#010x}" + _err(self.error)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandleResolution(AsapMessage):
     """PU → PR: Pool Handle, [Handle Resolution option 0x803f]; flag bit 0 = S (subscribe).
@@ -187,6 +232,7 @@ class HandleResolution(AsapMessage):
 
     TYPE: ClassVar[int] = AsapType.HANDLE_RESOLUTION
     NAME: ClassVar[str] = "Handle Resolution"
+    FLAT: ClassVar[bool] = True
     pool_handle: bytes
     items: int | None = None
     subscribe: bool = False
@@ -207,6 +253,17 @@ class HandleResolution(AsapMessage):
         items = None if option is None else decode_u32_param(option)
         return cls(pool_handle=handle, items=items, subscribe=bool(flags & 0x01))
 
+    @classmethod
+    def _exact(cls, data: bytes, flags: int, length: int) -> Self | None:
+        found = exact_pool_handle(data, length)  # fast path: Pool Handle, [option], no scan
+        if found is None:
+            return None
+        handle, at = found
+        items = None if at == length else exact_u32_param(data, at, _HR_OPTION, length)
+        if items is None and at != length:
+            return None
+        return cls(pool_handle=handle, items=items, subscribe=bool(flags & 0x01))
+
     def _details(self) -> str:
         text = handle_text(self.pool_handle)
         if self.items is not None:
@@ -218,6 +275,7 @@ def _pe_list(scan: Scanner) -> tuple[PoolElement, ...]:
     return tuple(decode_pool_element(t) for t in scan.repeat(POOL_ELEMENT_TYPE))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandleResolutionResponse(AsapMessage):
     """PR → PU: Pool Handle, then [Policy] and PEs, or an Operation Error; bit 0 = A.
@@ -267,6 +325,7 @@ class HandleResolutionResponse(AsapMessage):
         return text + _err(self.error) + (" A" if self.accept_updates else "")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointKeepAlive(AsapMessage):
     """PR → PE: ``u32 server id``, Pool Handle, [PE Identifier] (RSPLIB); bit 0 = H (home)."""

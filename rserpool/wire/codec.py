@@ -81,6 +81,14 @@ def _decode(ppid: int, data: bytes) -> Message:
             tlv=data[:length],
             report=msg_type & 0xC0 == 0x40,  # RFC 5354 §4: 01 = stop and report
         )
+    exact = cls._exact(data, flags, length)  # fast path: the usual layout, no TLV scan
+    if exact is not None:
+        return exact
+    return decode_scanned(cls, data, flags, length)
+
+
+def decode_scanned(cls: type[Message], data: bytes, flags: int, length: int) -> Message:
+    """The message body of ``cls`` parsed parameter by parameter (the general way)."""
     start = 4
     fixed: tuple[int, ...] = ()
     if cls.FIXED is not None:

@@ -25,6 +25,9 @@ class Message:
     TYPE: ClassVar[int]
     NAME: ClassVar[str]
     FIXED: ClassVar[struct.Struct | None] = None  # fixed u32/u16 fields before the TLVs
+    #: Every field but ``extensions`` holds a plain value (bytes, int, bool, None), so the
+    #: parameters to report can only be in ``extensions``.
+    FLAT: ClassVar[bool] = False
 
     extensions: tuple[UnknownParameter, ...] = ()
 
@@ -44,6 +47,12 @@ class Message:
     @classmethod
     def _from_wire(cls, flags: int, fixed: tuple[int, ...], scan: Scanner) -> Self:
         raise NotImplementedError
+
+    @classmethod
+    def _exact(cls, data: bytes, flags: int, length: int) -> Self | None:
+        """The message if ``data`` has the one layout a subclass reads without scanning its
+        parameters (the same message ``_from_wire`` makes of it); None: scan as usual."""
+        return None
 
     # -- public ---------------------------------------------------------------------------
     def encode(self) -> bytes:
@@ -67,6 +76,9 @@ class Message:
 
     def to_report(self) -> tuple[UnknownParameter, ...]:
         """Skipped parameters whose action bits (11) ask for an Unrecognized Parameter report."""
+        if self.FLAT:  # fast path: saves walking the fields of every plain request
+            report = UnknownParameterAction.SKIP_AND_REPORT
+            return tuple(e for e in self.extensions if e.action is report)
         return tuple(_reportable(self))
 
 

@@ -25,6 +25,7 @@ from rserpool.wire.constants import (
 )
 from rserpool.wire.errors import EncodeError
 from rserpool.wire.policy import PoolMemberSelectionPolicy
+from rserpool.wire.quickinit import quick_init
 from rserpool.wire.tlv import Scanner, Tlv, UnknownParameter, join_tlvs, split_tlvs, types
 from rserpool.wire.transports import (
     ADDRESS_TYPES,
@@ -153,6 +154,7 @@ def encode_cookie(cookie: bytes) -> bytes:
     return tlv(ParamType.COOKIE, cookie)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PoolElement:
     """Pool Element (RFC 5354 §3.10). ``registration_life`` is in ms, as RSPLIB uses it."""
@@ -197,16 +199,34 @@ def pool_element_size(pe: PoolElement) -> int:
     return len(pe.encode())
 
 
+#: The decoded parameters of a Pool Element (transports, policy, extensions), by their bytes.
+_PE_BODY = dict[bytes, tuple[Transport, Policy, SctpTransport | None, tuple[UnknownParameter, ...]]]
+_pe_bodies: _PE_BODY = {}
+PE_BODY_MEMO_LIMIT = 1024  # entries; the memo starts afresh when full
+PE_BODY_MEMO_SIZE = 256  # bytes: larger bodies (many addresses, extensions) are not kept
+
+
 def decode_pool_element(t: Tlv) -> PoolElement:
     if t.value_length < 12:
         raise t.invalid("pool element shorter than its 12 fixed bytes")
-    pe_id, home, life = U32_U32_U32.unpack_from(t.data, t.start + 4)
-    scan = Scanner(split_tlvs(t.data, t.start + 16, t.end), t.end)
+    data = t.data
+    pe_id, home, life = U32_U32_U32.unpack_from(data, t.start + 4)
+    body = data[t.start + 16 : t.end]
+    # fast path: a re-registration (or a PE of the same host) sends the same transports and
+    # policy again; their decoded (frozen) values are reused, which saves decoding them
+    known = _pe_bodies.get(body)
+    if known is not None:
+        return PoolElement(pe_id, home, life, *known)
+    scan = Scanner(split_tlvs(data, t.start + 16, t.end), t.end)
     user = decode_transport(scan.expect(TRANSPORT_TYPES, "user transport"))
     policy = decode_policy(scan.expect(POLICY_TYPE, "member selection policy"))
     asap = scan.optional(SCTP_TYPE)
     extensions = scan.finish()
     asap_transport = None if asap is None else decode_sctp_transport(asap)
+    if len(body) <= PE_BODY_MEMO_SIZE:
+        if len(_pe_bodies) >= PE_BODY_MEMO_LIMIT:
+            _pe_bodies.clear()
+        _pe_bodies[body] = (user, policy, asap_transport, extensions)
     return PoolElement(pe_id, home, life, user, policy, asap_transport, extensions)
 
 

@@ -83,7 +83,7 @@ def test_without_kernel_sctp_one_line(capsys: pytest.CaptureFixture[str]) -> Non
         has_sctp = True
     except OSError:
         has_sctp = False
-    assert main(["hsdump", "127.0.0.1", "--timeout", "10"]) == 1
+    assert main(["hsdump", "127.0.0.1", "--timeout", "10", "--transport", "kernel"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     if not has_sctp:

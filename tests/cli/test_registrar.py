@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rserpool.cli import build_parser, main
+from rserpool.cli import build_parser, main, transport
 from rserpool.cli import registrar as cli_registrar
 from rserpool.cli.common import NO_SCTP_HINT, Parser
 from rserpool.cli.options import SPELLINGS, parse_endpoint, parse_group, parse_identifier
@@ -237,13 +237,28 @@ def test_an_address_below_the_minimum_scope_is_refused_with_the_fix(
         "global (peers would ignore it): add --min-address-scope site-local, or give an "
         "address of a larger scope"
     )  # fmt: skip
-    assert usage_error(capsys, "-peer=127.0.0.2") == (
+    assert usage_error(capsys, "-peer=127.0.0.2", "--transport", "kernel") == (
         "argument -peer: 127.0.0.2 is a loopback address, below the minimum address scope "
         "site-local (it would be ignored): add -minaddressscope=loopback, or give an address "
         "of a larger scope"
     )
     config, _groups = config_of("--asap", "127.0.0.1:3863", "--min-address-scope", "loopback")
     assert config.asap_addresses == (ipaddress.ip_address("127.0.0.1"),)
+
+
+def test_over_udp_without_addresses_a_registrar_is_for_this_machine_alone() -> None:
+    """``--transport udp`` and no address: loopback PEs are welcome, announces stay off (the
+    loopback interface carries no multicast); given addresses keep the defaults."""
+    rest, _notes = cli_registrar.translate(["--transport", "udp", "-peer=127.0.0.2"])
+    args = build_parser().parse_args(["registrar", *rest])
+    cli_registrar.loopback_defaults(args)
+    config, _groups = cli_registrar.build_config(args)
+    assert config.min_address_scope == AddressScope.LOOPBACK
+    assert not config.asap_announce and not config.enrp_announce
+    assert transport.on_loopback(args, [])
+    assert not transport.on_loopback(args, ["192.0.2.1"])
+    args.transport = "kernel"
+    assert not transport.on_loopback(args, [])
 
 
 def test_timers_outside_rsplibs_range_are_clamped_with_a_warning() -> None:
@@ -334,11 +349,12 @@ def test_the_real_registrar_without_kernel_sctp_says_so_in_one_line() -> None:
     """On a machine without kernel SCTP: one line, exit 1. With SCTP, the same command runs
     the registrar, which says so and ends cleanly on SIGTERM (exit 0, nothing on stderr)."""
     process = rserpool_command(
-        "registrar", "--asap", "127.0.0.1:0", "--min-address-scope", "loopback"
-    )
+        "registrar", "--asap", "127.0.0.1:0", "--min-address-scope", "loopback",
+        "--transport", "kernel",
+    )  # fmt: skip
     if not kernel_has_sctp():
         out, err = process.communicate(timeout=60)
-        assert (process.returncode, out) == (1, "")
+        assert (process.returncode, out) == (1, "transport: kernel SCTP\n")
         assert err == f"rserpool registrar: error: {NO_SCTP_HINT}\n"
         return
     assert process.stdout is not None

@@ -112,7 +112,7 @@ def test_the_real_command_on_this_machine() -> None:
     hunt for a registrar that is not there ends with ``--timeout``'s one line instead."""
     done = subprocess.run(
         [sys.executable, "-m", "rserpool", "server", "--registrar", "127.0.0.1:3863",
-         "--timeout", "3"],
+         "--timeout", "3", "--transport", "kernel"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import struct
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from rserpool.wire.policy import PoolMemberSelectionPolicy as Policy
 from rserpool.wire.transports import OpaqueTransport, SctpTransport, Transport
 
 RR = Policy(PolicyType.ROUND_ROBIN)
+RR_HIGH = Policy(PolicyType.ROUND_ROBIN, weight=1)  # equal to none of the pool's
 SCTP = ParamType.SCTP_TRANSPORT
 USER_TRANSPORT = OpaqueTransport(b"user-transport")
 ASAP_TRANSPORT = SctpTransport(3863, (ipaddress.ip_address("10.0.0.1"),))
@@ -137,6 +139,28 @@ def test_register_then_update_keeps_identity(hs: PoolHandlespace) -> None:
     assert pe.unreachable_reports == 0 and pe.expiry == 6200 and hs.next_expiry() == 6200
     assert len(hs) == 1 and hs.find(b"P", 5) is pe and hs.find(b"P", 6) is None
     assert "PoolElement(b'P', 0x00000005" in repr(pe)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"life": 2000}, {"owner": 2}, {"transport": OpaqueTransport(b"new")}, {"policy": RR_HIGH}],
+)
+def test_a_change_drops_the_cached_wire_form(hs: PoolHandlespace, change: dict[str, Any]) -> None:
+    pe = reg(hs, b"P", 5).element
+    cached = b"cached"
+    pe.encoded_element = cached
+    reg(hs, b"P", 5, now=10)  # the same values again: still valid
+    assert pe.encoded_element is cached
+    reg(hs, b"P", 5, now=20, **change)
+    assert pe.encoded_element is None
+
+
+def test_take_over_drops_the_cached_wire_form(hs: PoolHandlespace) -> None:
+    pe = reg(hs, b"P", 5, owner=1).element
+    cached = b"cached"
+    pe.encoded_element = cached
+    hs.take_over(1, 2)
+    assert pe.encoded_element is None
 
 
 @pytest.mark.parametrize(

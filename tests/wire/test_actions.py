@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from rserpool.wire import (
     Cause,
     DecodeError,
     Deregistration,
+    Message,
     Registration,
     UnknownParameter,
     UnknownParameterAction,
     decode_message_untrusted,
     encode_message,
 )
+from rserpool.wire.message import _reportable
 
+from .strategies import messages
 from .test_vectors import REGISTRATION, h
 
 PH = h("0009 000c 4563686f506f6f6c")
@@ -203,3 +207,21 @@ def test_every_cause_decodes_by_name(cause: Cause) -> None:
     message = decode_message_untrusted(11, wire)
     assert message.error.causes[0].code is cause  # type: ignore[attr-defined]
     assert cause.name in message.summary()
+
+
+def test_skip_and_report_inside_user_transport_is_reported() -> None:
+    at = REGISTRATION.index(h("0001 0008 c0000201"))
+    extra = h("c001 0008 01020304")
+    wire = bytearray(REGISTRATION[:at] + extra + REGISTRATION[at:])
+    wire[2:4] = (len(wire)).to_bytes(2, "big")
+    wire[18:20] = (int.from_bytes(wire[18:20], "big") + 8).to_bytes(2, "big")
+    wire[34:36] = (int.from_bytes(wire[34:36], "big") + 8).to_bytes(2, "big")
+    message = decode_message_untrusted(11, bytes(wire))
+    assert isinstance(message, Registration)
+    assert message.to_report() == (UnknownParameter(0xC001, h("01020304"), 0),)
+
+
+@given(messages)
+def test_fast_to_report_agrees_with_the_field_walk(message: Message) -> None:
+    """Registration's and the flat messages' shortcuts find what walking every field finds."""
+    assert message.to_report() == tuple(_reportable(message))

@@ -2,7 +2,9 @@
 
 Split by concern like RSPLIB's ``rspregistrar-*.c``: :mod:`.core` (dispatch, bad input,
 timers, outbox), :mod:`.asap`, :mod:`.enrp`, :mod:`.takeover`, :mod:`.peers`,
-:mod:`.ratelimit`, :mod:`.addresses`, :mod:`.config`, :mod:`.events`, :mod:`.state`.
+:mod:`.ratelimit`, :mod:`.addresses`, :mod:`.config`, :mod:`.events`, :mod:`.state`,
+:mod:`.keepalive` (the home PEs' keep-alive timers), :mod:`.replies` (Handle Resolution
+Responses from cached bytes).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rserpool.handlespace import Key, RegistrationRejected
 from rserpool.handlespace import PoolElement as StoredPE
+from rserpool.handlespace import RegistrationRejected
 from rserpool.proto.common import (
     Abort,
     AssocId,
@@ -41,6 +41,7 @@ from rserpool.proto.registrar.events import (
     RemovalReason,
 )
 from rserpool.proto.registrar.ratelimit import RateLimiter
+from rserpool.proto.registrar.replies import ResolvedResponse, resolution_form
 from rserpool.proto.registrar.state import RegistrarState, Timer, route, transport_kind
 from rserpool.wire import (
     AsapError,
@@ -64,7 +65,7 @@ from rserpool.wire import (
     UpdateAction,
 )
 from rserpool.wire.constants import MAX_HR_ITEMS
-from rserpool.wire.params import ErrorCause, pool_element_size
+from rserpool.wire.params import ErrorCause
 from rserpool.wire.tlv import UnknownParameter
 
 MAX_MESSAGE_SIZE = 0xFFFF  # the message length field
@@ -142,7 +143,7 @@ class AsapServer:
         one of the PE's own user transport addresses (the PE restarted, or reached its new
         home after a takeover). RFC 5355 §2.3-2.4: nobody else touches someone's PE.
         """
-        if self.state.pe_assoc.get(pe.key) == assoc_id:
+        if pe.registration_assoc == assoc_id:
             return True
         user = pe.user_transport
         if isinstance(user, OpaqueTransport) or not peer.addresses:
@@ -199,7 +200,7 @@ class AsapServer:
             state.emit(RegistrationRefused(handle, wpe.pe_id, assoc_id, exc.cause))
             return
         pe = result.element
-        state.bind_pe(pe.key, assoc_id)
+        state.bind_pe(pe, assoc_id)
         state.supervise(pe, now)
         response = RegistrationResponse(pool_handle=handle, pe_id=wpe.pe_id)
         state.act(Send(Endpoint.ASAP, assoc_id, response))
@@ -234,30 +235,37 @@ class AsapServer:
         items = msg.items if msg.items else config.max_hr_items  # None or 0: our default
         items = min(items, MAX_HR_ITEMS)  # 0xffffffff ("all") included
         selected: list[StoredPE] = []
-        if self.hr_limit.allow(self.reporter(assoc_id, peer), handle, now):
+        limit = self.hr_limit
+        # fast path: unlimited (the default) needs no reporter (a frozenset of the addresses)
+        if limit.threshold < 0 or limit.allow(self.reporter(assoc_id, peer), handle, now):
             selected = state.handlespace.select(handle, items, config.max_increment)
         else:
             state.emit(RateLimited(assoc_id, "Handle Resolution", handle))
-        wire_pes = [p for p in (state.wire_pe(pe, asap=False) for pe in selected) if p]
         # RSPLIB: the first selected PE's policy settings stand for the pool's policy.
         size = 4 + 8 + len(handle) + 3 + 4 * 9
         fitting: list[PoolElement] = []
-        for p in wire_pes:
-            size += pool_element_size(p)
+        encoded: list[bytes] = []
+        for pe in selected:
+            wire, data = resolution_form(pe)  # the bytes are encoded once per PE change
+            size += len(data)
             if size > MAX_MESSAGE_SIZE:
                 break
-            fitting.append(p)
+            fitting.append(wire)
+            encoded.append(data)
         if not fitting:  # no pool (or rate-limited; a stored PE always fits, see store.py)
             error = OperationError.of(Cause.UNKNOWN_POOL_HANDLE)
             response = HandleResolutionResponse(pool_handle=handle, error=error)
             state.act(Send(Endpoint.ASAP, assoc_id, response))
             state.emit(HandleResolved(assoc_id, handle, (), Cause.UNKNOWN_POOL_HANDLE))
             return
-        response = HandleResolutionResponse(
-            pool_handle=handle, policy=fitting[0].policy, pool_elements=tuple(fitting)
+        response = ResolvedResponse(
+            pool_handle=handle,
+            policy=fitting[0].policy,
+            pool_elements=tuple(fitting),
+            encoded_elements=tuple(encoded),
         )
         state.act(Send(Endpoint.ASAP, assoc_id, response))
-        state.emit(HandleResolved(assoc_id, handle, tuple(p.pe_id for p in fitting)))
+        state.emit(HandleResolved(assoc_id, handle, tuple([p.pe_id for p in fitting])))
 
     def endpoint_unreachable(
         self, msg: EndpointUnreachable, assoc_id: AssocId, peer: TransportAddress, now: int
@@ -277,7 +285,7 @@ class AsapServer:
         pe = state.handlespace.find(*key)
         if pe is None or reports <= state.config.max_bad_pe_reports or not state.is_home(pe):
             return
-        if (Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key) not in state.timers:
+        if state.keep_alive_timeout.get(pe) is None:
             self.send_keep_alive(pe, now)
 
     # ---------------------------------------------------------------- keep-alive
@@ -297,15 +305,15 @@ class AsapServer:
             reason = "Keep Alive Ack from another host than the PE's"
             state.emit(MessageIgnored(Endpoint.ASAP, assoc_id, reason))
             return
-        if key not in state.pe_assoc:  # a taken-over PE answered our H-bit Keep Alive
-            state.bind_pe(key, assoc_id)
+        if pe.registration_assoc is None:  # a taken-over PE answered our H-bit Keep Alive
+            state.bind_pe(pe, assoc_id)
         pe.unreachable_reports = 0
         state.supervise(pe, now)
 
     def send_keep_alive(self, pe: StoredPE, now: int) -> None:
         """Endpoint Keep Alive on the PE's association, or with H=1 to its ASAP transport."""
         state = self.state
-        assoc_id = state.pe_assoc.get(pe.key)
+        assoc_id = pe.registration_assoc
         to = None
         if assoc_id is None:
             if pe.asap_transport is None:
@@ -319,20 +327,19 @@ class AsapServer:
         )
         state.act(Send(Endpoint.ASAP, assoc_id, message, to))
         timeout = state.config.endpoint_keep_alive_timeout_interval
-        state.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe.key), now + timeout)
+        state.keep_alive_timeout.set(pe, now + timeout)
 
-    def keep_alive_transmission_timer(self, key: Key, now: int) -> None:
-        pe = self.state.handlespace.find(*key)
-        if pe is not None and self.state.is_home(pe):
+    def keep_alive_transmission_timer(self, pe: StoredPE, now: int) -> None:
+        state = self.state
+        if state.handlespace.find(pe.pool_handle, pe.pe_id) is pe and state.is_home(pe):
             self.send_keep_alive(pe, now)
 
-    def keep_alive_timeout_timer(self, key: Key, now: int) -> None:
+    def keep_alive_timeout_timer(self, pe: StoredPE, now: int) -> None:
         """No Ack in time: ABORT the association, remove the PE, Handle Update DEL."""
         state = self.state
-        pe = state.handlespace.find(*key)
-        if pe is None or not state.is_home(pe):
+        if state.handlespace.find(pe.pool_handle, pe.pe_id) is not pe or not state.is_home(pe):
             return
-        assoc_id = state.pe_assoc.get(key)
+        assoc_id = pe.registration_assoc
         reason = RemovalReason.KEEP_ALIVE_TIMEOUT
         if pe.unreachable_reports > state.config.max_bad_pe_reports:
             reason = RemovalReason.UNREACHABLE  # the Keep Alive that checked the reports

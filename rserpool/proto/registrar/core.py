@@ -11,6 +11,7 @@ import struct
 from collections.abc import Callable
 from typing import assert_never
 
+from rserpool.handlespace import PoolElement as StoredPE
 from rserpool.handlespace import PoolHandlespace
 from rserpool.proto.common import (
     Abort,
@@ -21,7 +22,6 @@ from rserpool.proto.common import (
     IPAddress,
     Send,
     TransportAddress,
-    earliest,
 )
 from rserpool.proto.registrar.asap import AsapServer
 from rserpool.proto.registrar.config import RegistrarConfig
@@ -113,7 +113,8 @@ class RegistrarCore:
 
     def pe_association(self, pool_handle: bytes, pe_id: int) -> AssocId | None:
         """The ASAP association a home PE is supervised on (None: not home, or unknown)."""
-        return self._state.pe_assoc.get((pool_handle, pe_id))
+        pe = self._state.handlespace.find(pool_handle, pe_id)
+        return None if pe is None else pe.registration_assoc
 
     def takeovers_in_progress(self) -> list[int]:
         return sorted(self._takeover.processes)
@@ -179,27 +180,52 @@ class RegistrarCore:
     def next_deadline(self) -> int | None:
         """When ``handle_timers`` must be called next (ms), or None."""
         state = self._state
-        return earliest(state.timers.next_deadline(), state.handlespace.next_expiry())
+        best = state.timers.next_deadline()
+        # fast path: the other heads compared inline (the driver asks after every flush)
+        for deadline in (
+            state.keep_alive_transmission.next_deadline(),
+            state.keep_alive_timeout.next_deadline(),
+            state.handlespace.next_expiry(),
+        ):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     def handle_timers(self, now: int) -> None:
         """Run everything due at or before ``now`` (harmless when nothing is due)."""
         state = self._state
         for _ in range(_TIMER_ROUNDS):
-            due = state.timers.pop_due(now)
+            due = state.timers.pop_due_timed(now)
+            sent = state.keep_alive_transmission.pop_due(now)
+            waited = state.keep_alive_timeout.pop_due(now)
             expired = state.handlespace.expire(now)
-            if not due and not expired:
+            if not due and not sent and not waited and not expired:
                 return
-            for key in due:
-                self._fire(key, now)
+            transmit = self._asap.keep_alive_transmission_timer
+            time_out = self._asap.keep_alive_timeout_timer
+            if not sent and not waited:  # fast path: one kind of timer due, nothing to merge
+                for _, key in due:
+                    self._fire(key, now)
+            elif not due and not waited:  # fast path: keep-alives only, nothing to merge
+                for _, pe in sent:
+                    transmit(pe, now)
+            else:  # in deadline order; at one deadline: table timers, transmissions, timeouts
+                merged: list[tuple[int, int, TimerKey | StoredPE]] = [(d, 0, k) for d, k in due]
+                merged += [(d, 1, pe) for d, pe in sent]
+                merged += [(d, 2, pe) for d, pe in waited]
+                merged.sort(key=_deadline)
+                for _, kind, subject in merged:
+                    if not isinstance(subject, StoredPE):
+                        self._fire(subject, now)
+                    elif kind == 1:
+                        transmit(subject, now)
+                    else:
+                        time_out(subject, now)
             for pe in expired:  # only PEs we are not home of carry a life deadline
                 state.forget_pe(pe, RemovalReason.EXPIRED, announce=state.is_home(pe))
 
     def _fire(self, key: TimerKey, now: int) -> None:
         match key:
-            case (Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, pe):
-                self._asap.keep_alive_transmission_timer(pe, now)
-            case (Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe):
-                self._asap.keep_alive_timeout_timer(pe, now)
             case (Timer.SERVER_ANNOUNCE_CYCLE, _):
                 self._asap.server_announce_timer(now)
             case (Timer.PEER_HEARTBEAT_CYCLE, _):
@@ -265,6 +291,10 @@ class RegistrarCore:
         else:
             message = EnrpError(sender_id=state.server_id, receiver_id=sender or 0, error=error)
             state.act(Send(endpoint, assoc_id, message))
+
+
+def _deadline(entry: tuple[int, int, object]) -> int:
+    return entry[0]
 
 
 def _registration_key(data: bytes) -> tuple[bytes, int] | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rserpool.proto.common import AssocId, Endpoint, Event, TransportAddress
 from rserpool.proto.common import MessageIgnored as MessageIgnored  # shared with the PE/PU
+from rserpool.wire.quickinit import quick_init
 from rserpool.wire.text import cause_text, handle_text, ident
 
 
@@ -49,6 +50,7 @@ class TakeoverAbortReason(enum.Enum):
 # ------------------------------------------------------------------------------- ASAP
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PoolElementRegistered(Event):
     """A Registration was granted; ``created`` is False for a re-registration (update)."""
@@ -66,6 +68,7 @@ class PoolElementRegistered(Event):
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RegistrationRefused(Event):
     pool_handle: bytes
@@ -115,6 +118,7 @@ class PoolElementLearned(Event):
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PoolElementRemoved(Event):
     pool_handle: bytes
@@ -129,6 +133,7 @@ class PoolElementRemoved(Event):
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HandleResolved(Event):
     """A Handle Resolution was answered with these PEs, or with an Operation Error."""

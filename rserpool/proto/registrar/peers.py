@@ -77,7 +77,10 @@ class PeerTable:
 
     def __iter__(self) -> Iterator[Peer]:
         """Peers with a known id, in id order."""
-        return iter(sorted(self._by_id.values(), key=lambda p: p.server_id))
+        by_id = self._by_id
+        if not by_id:  # fast path: a lone registrar sorts nothing on every PE change
+            return iter(())
+        return iter([by_id[server_id] for server_id in sorted(by_id)])
 
     def __contains__(self, server_id: int) -> bool:
         return server_id in self._by_id
@@ -88,6 +91,8 @@ class PeerTable:
 
     def everyone(self) -> list[Peer]:
         """Known peers plus static peers whose id is still unknown (all get Presence)."""
+        if not self._by_id:  # fast path: no sort, no list of the known ones
+            return self._unknown_static.copy()
         return [*self, *self._unknown_static]
 
     def get(self, server_id: int) -> Peer | None:

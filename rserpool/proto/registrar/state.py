@@ -26,6 +26,7 @@ from rserpool.proto.common import (
 )
 from rserpool.proto.registrar.config import RegistrarConfig
 from rserpool.proto.registrar.events import PoolElementRemoved, RemovalReason
+from rserpool.proto.registrar.keepalive import PeDeadlines
 from rserpool.proto.registrar.machines import STARTUP, StartupInput, StartupState
 from rserpool.proto.registrar.peers import Peer, PeerTable
 from rserpool.wire import (
@@ -87,12 +88,11 @@ class Timer(enum.Enum):
     TAKEOVER_EXPIRY = "takeover expiry"
 
 
-# One key type per timer kind: the kind, then its subject (a PE, a peer's id, or nothing).
+# One key type per timer kind: the kind, then its subject (a peer's id, or nothing). The PEs'
+# ENDPOINT_KEEP_ALIVE_* timers are kept apart, in the PEs themselves (:mod:`.keepalive`).
 ServerAnnounceKey: TypeAlias = tuple[Literal[Timer.SERVER_ANNOUNCE_CYCLE], None]
 HeartbeatKey: TypeAlias = tuple[Literal[Timer.PEER_HEARTBEAT_CYCLE], None]
 MentorDiscoveryKey: TypeAlias = tuple[Literal[Timer.MENTOR_DISCOVERY], None]
-KeepAliveTransmissionKey: TypeAlias = tuple[Literal[Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION], Key]
-KeepAliveTimeoutKey: TypeAlias = tuple[Literal[Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT], Key]
 LastHeardKey: TypeAlias = tuple[Literal[Timer.PEER_MAX_TIME_LAST_HEARD], int]  # server id
 NoResponseKey: TypeAlias = tuple[Literal[Timer.PEER_MAX_TIME_NO_RESPONSE], int]  # server id
 TakeoverExpiryKey: TypeAlias = tuple[Literal[Timer.TAKEOVER_EXPIRY], int]  # target's id
@@ -101,8 +101,6 @@ TimerKey: TypeAlias = (
     ServerAnnounceKey
     | HeartbeatKey
     | MentorDiscoveryKey
-    | KeepAliveTransmissionKey
-    | KeepAliveTimeoutKey
     | LastHeardKey
     | NoResponseKey
     | TakeoverExpiryKey
@@ -119,14 +117,17 @@ class RegistrarState:
         self.handlespace = PoolHandlespace(rng, max_bad_pe_reports=config.max_bad_pe_reports)
         self.peers = PeerTable(config.static_peers)
         self.timers: TimerTable[TimerKey] = TimerTable()
+        # Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION and _TIMEOUT of the home PEs
+        self.keep_alive_transmission = PeDeadlines("keep_alive_transmission_due")
+        self.keep_alive_timeout = PeDeadlines("keep_alive_timeout_due")
         self.startup = StartupState.INITIALIZING  # changed by ``advance_startup`` only
         self.mentor_id: int | None = None
         self.started = now
         self._outbox: list[Action] = []
         self._events: list[Event] = []
-        # Home PEs by the association they registered (or answered a keep-alive) on.
-        self.pe_assoc: dict[Key, AssocId] = {}
-        self.assoc_pes: dict[AssocId, set[Key]] = {}
+        # Home PEs by the association they registered (or answered a keep-alive) on; each PE
+        # knows its own (``registration_assoc``).
+        self.assoc_pes: dict[AssocId, set[StoredPE]] = {}
 
     # ------------------------------------------------------------------ queues
 
@@ -220,18 +221,20 @@ class RegistrarState:
     def is_home(self, pe: StoredPE) -> bool:
         return pe.home_registrar_id == self.server_id
 
-    def bind_pe(self, key: Key, assoc_id: AssocId | None) -> None:
+    def bind_pe(self, pe: StoredPE, assoc_id: AssocId | None) -> None:
         """Record the association a home PE is reached on (None: unknown, use H-bit sends)."""
-        old = self.pe_assoc.pop(key, None)
+        old = pe.registration_assoc
+        if old == assoc_id:
+            return
         if old is not None:
-            keys = self.assoc_pes.get(old)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
+            pes = self.assoc_pes.get(old)
+            if pes is not None:
+                pes.discard(pe)
+                if not pes:
                     del self.assoc_pes[old]
+        pe.registration_assoc = assoc_id
         if assoc_id is not None:
-            self.pe_assoc[key] = assoc_id
-            self.assoc_pes.setdefault(assoc_id, set()).add(key)
+            self.assoc_pes.setdefault(assoc_id, set()).add(pe)
 
     def supervise(self, pe: StoredPE, now: int) -> None:
         """Arm the right timers after a PE was (re-)registered, learned or taken over.
@@ -240,26 +243,24 @@ class RegistrarState:
         interval. Other PEs: no keep-alives; ``register(expiry="life")`` already set
         ``now + registration life``.
         """
-        key = pe.key
         if self.is_home(pe):
             self.handlespace.set_expiry(pe, None)
-            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
+            self.keep_alive_timeout.cancel(pe)
             interval = self.config.endpoint_keep_alive_transmission_interval
-            self.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key), now + interval)
+            self.keep_alive_transmission.set(pe, now + interval)
         else:
-            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key))
-            self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
-            self.bind_pe(key, None)
+            self.keep_alive_transmission.cancel(pe)
+            self.keep_alive_timeout.cancel(pe)
+            self.bind_pe(pe, None)
 
     def forget_pe(self, pe: StoredPE, reason: RemovalReason, *, announce: bool) -> None:
         """Bookkeeping after ``pe`` left the handlespace; ``announce``: Handle Update DEL."""
-        key = pe.key
-        self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, key))
-        self.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, key))
-        self.bind_pe(key, None)
+        self.keep_alive_transmission.cancel(pe)
+        self.keep_alive_timeout.cancel(pe)
+        self.bind_pe(pe, None)
         for peer in self.peers:
             if peer.download is not None:
-                peer.download.stale.discard(key)
+                peer.download.stale.discard(pe.key)
         self.emit(PoolElementRemoved(pe.pool_handle, pe.pe_id, pe.home_registrar_id, reason))
         if announce:
             self.broadcast_update(UpdateAction.DEL_PE, pe)
@@ -271,8 +272,11 @@ class RegistrarState:
 
     def drop_association(self, assoc_id: AssocId, reason: RemovalReason) -> None:
         """Every home PE registered over ``assoc_id`` is removed (RSPLIB: COMM_LOST)."""
-        for key in sorted(self.assoc_pes.get(assoc_id, ())):
-            pe = self.handlespace.find(*key)
-            if pe is not None:
+        for pe in sorted(self.assoc_pes.get(assoc_id, ()), key=_key):
+            if self.handlespace.find(pe.pool_handle, pe.pe_id) is pe:
                 self.remove_pe(pe, reason, announce=self.is_home(pe))
         self.assoc_pes.pop(assoc_id, None)
+
+
+def _key(pe: StoredPE) -> Key:
+    return pe.key

@@ -167,15 +167,15 @@ class TakeoverManager:
         timeout = state.config.endpoint_keep_alive_timeout_interval
         for pe in moved:
             state.handlespace.set_expiry(pe, None)
-            state.timers.cancel((Timer.ENDPOINT_KEEP_ALIVE_TRANSMISSION, pe.key))
-            state.bind_pe(pe.key, None)
+            state.keep_alive_transmission.cancel(pe)
+            state.bind_pe(pe, None)
             if isinstance(pe.asap_transport, SctpTransport):
                 keep_alive = EndpointKeepAlive(
                     server_id=state.server_id, pool_handle=pe.pool_handle, pe_id=pe.pe_id, home=True
                 )
                 to = TransportAddress.of(pe.asap_transport)
                 state.act(Send(Endpoint.ASAP, None, keep_alive, to))
-            state.timers.set((Timer.ENDPOINT_KEEP_ALIVE_TIMEOUT, pe.key), now + timeout)
+            state.keep_alive_timeout.set(pe, now + timeout)
         state.emit(TakeoverCompleted(target_id, state.server_id, len(moved)))
 
     def cancel(self, target_id: int, event: TakeoverInput) -> None:

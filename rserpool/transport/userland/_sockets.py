@@ -10,6 +10,13 @@ Cancellation safety: ``send`` either queues the whole message or, cancelled whil
 room in the send buffer, nothing; ``receive`` pops an item only after its last checkpoint.
 Closing a socket aborts the associations it still has (call ``shutdown`` first for a graceful
 close).
+
+Bundling: a message sent while nothing is unacknowledged leaves at once (a request is not
+delayed); one sent while DATA is in flight is queued, and everything a task queues goes out
+together, in as few packets as fit, when the task lets others run. ``send`` and ``receive``
+are always cancellation points, but only every 16th call in a row is a schedule point, so that
+a burst of sends (or of messages waiting to be read) is not cut into one packet (or one trip
+through the scheduler) per message.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from rserpool.transport.abc import (
 from rserpool.transport.userland._stack import Binding
 
 SEND_BUFFER = 256 * 1024  # bytes queued or unacknowledged before send() waits
+BURST = 16  # sends in a row without letting other tasks run (a schedule point each 16th)
 _SENDING = (State.COOKIE_WAIT, State.COOKIE_ECHOED, State.ESTABLISHED)
 
 
@@ -166,11 +174,22 @@ class Port:
             if binding.endpoint.buffered(assoc_id) < SEND_BUFFER:
                 break
             await binding.room.park()
+        # Nothing unacknowledged: send at once (a request goes out without delay). Otherwise
+        # queue it and send when this task yields, with whatever else it sends until then.
+        defer = assoc.in_flight
         try:
-            binding.endpoint.send(assoc_id, stream, ppid, data, binding.stack.now(), unordered)
+            binding.endpoint.send(
+                assoc_id, stream, ppid, data, binding.stack.now(), unordered, defer
+            )
         except SctpUsageError as e:
             raise TransportError(str(e)) from None
-        binding.flush()
+        if defer:
+            binding.stack.defer(binding, assoc_id)
+            binding.burst += 1
+            if binding.burst % BURST:
+                return  # a cancellation point but no schedule point, so that a burst bundles
+        else:
+            binding.flush()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def _end(self, assoc_id: int, graceful: bool) -> None:
@@ -211,7 +230,7 @@ class UserlandEndpoint(Port):
 
     def __init__(self, peer_udp_port: int) -> None:
         super().__init__()
-        self.inbox = Inbox()
+        self.inbox = Inbox(BURST)
         self._peer_udp_port = peer_udp_port
 
     def handle(self, event: ev.SctpEvent) -> None:
@@ -259,7 +278,7 @@ class UserlandAssociation(Port):
         super().__init__()
         self.binding = binding
         self._assoc_id = assoc_id
-        self.inbox = Inbox()
+        self.inbox = Inbox(BURST)
         self.ended = False
         self._owns_port = binding is None
 

@@ -15,6 +15,7 @@ its link, as the kernel's routing would do.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
@@ -51,6 +52,8 @@ class Binding:
         self.endpoint = endpoint
         self.owner = owner
         self.room = trio.lowlevel.ParkingLot()  # senders waiting for the send buffer to drain
+        self.deferred: set[int] = set()  # associations with messages queued by send(defer)
+        self.burst = 0  # sends deferred in a row
 
     def flush(self) -> None:
         self.stack.flush(self)
@@ -66,6 +69,10 @@ class UdpStack:
         self.dropped = 0  # datagrams the socket refused (full buffer, no route...)
         self._sockets: dict[IPAddress, socket.socket] = {}
         self._route: dict[IPAddress, socket.socket | None] = {}
+        self._local_of: dict[socket.socket, IPAddress] = {}
+        self._parsed: dict[str, IPAddress] = {}  # source addresses as recvfrom spells them
+        self._pending: set[Binding] = set()  # ports with messages queued, not yet sent
+        self._wake_flusher = trio.lowlevel.ParkingLot()
         self._timer: trio.CancelScope | None = None
         self._running = False
         self._closed = False
@@ -80,6 +87,7 @@ class UdpStack:
                 family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
                 sock = socket.socket(family, socket.SOCK_DGRAM)
                 self._sockets[address] = sock
+                self._local_of[sock] = address
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.setblocking(False)
@@ -92,8 +100,13 @@ class UdpStack:
         self.udp_port = udp_port
 
     def close(self) -> None:
+        """Close the sockets at once (a crash, as far as peers can tell: nothing is sent)."""
+        if self._closed:
+            return
         self._closed = True
         for sock in self._sockets.values():
+            with contextlib.suppress(RuntimeError):  # outside Trio: no reader to wake
+                trio.lowlevel.notify_closing(sock.fileno())  # wakes the reader waiting on it
             sock.close()
         if self._timer is not None:
             self._timer.cancel()
@@ -106,8 +119,15 @@ class UdpStack:
         return int(trio.current_time() * 1000)
 
     def _socket_for(self, peer: IPAddress) -> socket.socket | None:
+        """The socket of the local address closest to ``peer`` (None: none can reach it). A
+        loopback address only reaches loopback peers and no other address reaches those
+        (RFC 1122: 127/8 and ::1 never leave the host)."""
         if peer not in self._route:
-            candidates = [a for a in self.addresses if a.version == peer.version]
+            candidates = [
+                a
+                for a in self.addresses
+                if a.version == peer.version and a.is_loopback == peer.is_loopback
+            ]
             best = max(candidates, key=lambda a: _common_prefix(a, peer), default=None)
             self._route[peer] = self._sockets[best] if best is not None else None
         return self._route[peer]
@@ -117,8 +137,7 @@ class UdpStack:
         if sock is None or self._closed:
             self.dropped += 1
             return
-        local = ipaddress.ip_address(sock.getsockname()[0])
-        if (local, peer) in self.blocked:
+        if self.blocked and (self._local_of[sock], peer) in self.blocked:
             return
         try:
             sock.sendto(data, (str(peer), udp_port))
@@ -146,6 +165,25 @@ class UdpStack:
         if self.ports.get(binding.endpoint.port) is binding:
             del self.ports[binding.endpoint.port]
 
+    def defer(self, binding: Binding, assoc_id: int) -> None:
+        """Send ``assoc_id``'s queued messages once the sending task lets others run: the
+        messages a task sends in a row share packets."""
+        binding.deferred.add(assoc_id)
+        if not self._pending:
+            self._wake_flusher.unpark_all()
+        self._pending.add(binding)
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._wake_flusher.park()
+            pending, self._pending = self._pending, set()
+            now = self.now()
+            for binding in pending:
+                for assoc_id in binding.deferred:
+                    binding.endpoint.transmit(assoc_id, now)
+                binding.deferred.clear()
+                self.flush(binding)
+
     def flush(self, binding: Binding) -> None:
         endpoint = binding.endpoint
         for datagram in endpoint.datagrams():
@@ -169,6 +207,7 @@ class UdpStack:
             async with trio.open_nursery() as nursery:
                 for local, sock in self._sockets.items():
                     nursery.start_soon(self._read, local, sock)
+                nursery.start_soon(self._flusher)
                 await self._timers()
         except trio.Cancelled:
             raise
@@ -198,7 +237,10 @@ class UdpStack:
 
     async def _read(self, local: IPAddress, sock: socket.socket) -> None:
         while not self._closed:
-            await trio.lowlevel.wait_readable(sock.fileno())
+            try:
+                await trio.lowlevel.wait_readable(sock.fileno())
+            except (trio.ClosedResourceError, OSError):
+                return  # closed under us
             for _ in range(READ_BATCH):
                 try:
                     data, source = sock.recvfrom(MAX_DATAGRAM)
@@ -209,8 +251,12 @@ class UdpStack:
                 self.received(local, data, source[0], source[1])
 
     def received(self, local: IPAddress, data: bytes, ip: str, udp_port: int) -> None:
-        peer = ipaddress.ip_address(ip.partition("%")[0])
-        if (local, peer) in self.blocked or len(data) < 12:
+        peer = self._parsed.get(ip)
+        if peer is None:  # parsing an address costs more than the rest of this method
+            if len(self._parsed) > 4096:
+                self._parsed.clear()
+            peer = self._parsed[ip] = ipaddress.ip_address(ip.partition("%")[0])
+        if len(data) < 12 or (self.blocked and (local, peer) in self.blocked):
             return
         if peer.is_multicast or peer.is_unspecified:  # RFC 9260 §8.4 rule 1
             return

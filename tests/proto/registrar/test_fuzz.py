@@ -13,9 +13,11 @@ from rserpool.testing.registrar import Fake, Sim, ip
 from rserpool.wire import (
     PPID,
     AsapError,
+    AsapType,
     DecodeError,
     EnrpError,
     Message,
+    RegistrationResponse,
     decode_message_untrusted,
     encode_message,
 )
@@ -71,9 +73,13 @@ def _check(core: RegistrarCore, endpoint: Endpoint, ppid: int, data: bytes) -> N
         else:
             [send] = actions
             assert isinstance(send, Send) and send.assoc_id == 2
-            assert isinstance(send.message, AsapError | EnrpError)
-            assert send.message.error.code == exc.cause
-            assert send.message.error.causes[0].data == (exc.tlv or b"")
+            message = send.message
+            if isinstance(message, RegistrationResponse):  # RFC 5352 §3.1: a rejection
+                assert data[0] == AsapType.REGISTRATION and message.reject
+            else:
+                assert isinstance(message, AsapError | EnrpError)
+            assert message.error is not None and message.error.code == exc.cause
+            assert message.error.causes[0].data == (exc.tlv or b"")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
