@@ -559,8 +559,9 @@ async def test_kernel_side_restarts(net: Network) -> None:
     old tag would get an out-of-the-blue ABORT with the T bit (§8.4, §8.5.1), which ends our
     association first (then CommLost and a new CommUp are right, but that is not the case this
     test is about). So our side SACKs every packet at once (no delayed SACK left to fire), the
-    last DATA before the crash is the kernel's, and our heartbeats are 30 s apart."""
-    ours = net.ours(config=SctpConfig(sack_every=1))
+    last DATA before the crash is the kernel's, and we send no heartbeats at all (the probe of
+    an unconfirmed address is followed by another one RTO later, wherever the crash falls)."""
+    ours = net.ours(config=SctpConfig(sack_every=1, hb_enabled=False))
     log = Journal()
     with trio.fail_after(TIMEOUT):
         endpoint = await ours.sctp_endpoint(OURS)
