@@ -385,8 +385,8 @@ async def test_control_kernel_to_kernel_over_udp(topology: Topology, artifacts: 
         await server.send(b"pong", PPID, 1)
         (pong,) = await collect(client.receive, 1, log)
         assert (ping.data, pong.data, ping.stream) == (b"ping", b"pong", 1)
-        # the kernel probes the second, unconfirmed address at once: wait until it is confirmed
-        # B probes A's second address (A named both of B's, so they are confirmed already)
+        # B probes A's second address, unconfirmed, at once (A named both of B's addresses, so
+        # they are confirmed already): wait until its HEARTBEAT ACK confirms it
         while not log.address_reported(a.addresses()[1], AddressState.CONFIRMED):
             log.append(await server.receive())
         await client.shutdown()
