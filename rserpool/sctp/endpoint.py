@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import struct
 from collections.abc import Sequence
 
 from rserpool.sctp.association import Datagram
@@ -22,15 +23,17 @@ from rserpool.sctp.causes import ErrorCause
 from rserpool.sctp.chunks import Abort, Chunk, CookieAck, CookieEcho, Error, Init, ShutdownAck
 from rserpool.sctp.chunks import ShutdownComplete as ShutdownCompleteChunk
 from rserpool.sctp.config import SctpConfig
-from rserpool.sctp.constants import CauseCode
+from rserpool.sctp.constants import CauseCode, ChunkType
 from rserpool.sctp.cookie import CookieJar
 from rserpool.sctp.errors import SctpDecodeError, SctpUsageError
-from rserpool.sctp.events import SctpEvent
+from rserpool.sctp.events import LostReason, SctpEvent
 from rserpool.sctp.handshake import InitProblem, check_init, make_init_ack
 from rserpool.sctp.packet import Packet, assemble, decode_packet_untrusted
 from rserpool.sctp.params import IPAddress
 from rserpool.sctp.receiving import Association
-from rserpool.sctp.state import State
+from rserpool.sctp.state import Input, State
+
+_HEADER = struct.Struct("!HHI")  # source port, destination port, verification tag
 
 
 class Endpoint:
@@ -165,6 +168,31 @@ class Endpoint:
             self.config = config
         else:
             self.association(assoc_id).reconfigure(config)
+
+    def protocol_unreachable(self, sent: bytes, peer: IPAddress, now: int) -> None:
+        """An ICMP error came back for ``sent``, a packet we sent to ``peer``: protocol
+        unreachable, or a UDP port unreachable, which RFC 6951 §5.5 maps to it (nobody takes
+        SCTP over UDP there: the peer's process is gone). §10 ICMP5/ICMP6: only for a packet of
+        an association of ours, with the peer's tag (or our INIT, with our Initiate Tag);
+        ICMP8: then it counts as an ABORT (an INIT's only in COOKIE-WAIT)."""
+        if len(sent) < 12:
+            return
+        source_port, peer_port, tag = _HEADER.unpack_from(sent)
+        assoc_id = self._by_peer.get((peer, peer_port))
+        assoc = self._assocs.get(assoc_id) if assoc_id is not None else None
+        if source_port != self.port or assoc is None:
+            return
+        if tag == 0:
+            if len(sent) < 20 or sent[12] != ChunkType.INIT:
+                return
+            if int.from_bytes(sent[16:20], "big") != assoc.my_tag:
+                return
+            if assoc.state is not State.COOKIE_WAIT:
+                return
+        elif tag != assoc.peer_tag:
+            return
+        assoc.lose(Input.ABORT, LostReason.UNREACHABLE)
+        self._sync(assoc)
 
     def receive(self, data: bytes, source: IPAddress, udp_port: int, now: int) -> None:
         """One UDP datagram's payload from ``source``:``udp_port``."""

@@ -41,6 +41,7 @@ class LostReason(enum.Enum):
     INIT_FAILED = "Max.Init.Retransmits exceeded"
     LOCAL_ABORT = "aborted by the user"
     PROTOCOL_ERROR = "protocol error"
+    UNREACHABLE = "peer does not speak SCTP there (ICMP unreachable)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,7 @@ async def pool_elements(
                     handler=service_handler(service),
                     min_address_scope=AddressScope.LOOPBACK,
                     session_params=TUNED,
+                    deregister_timeout=1.0,  # a crashed PE cannot deregister: do not wait
                 )
             )
             for n in range(1, count + 1)
@@ -111,11 +112,12 @@ async def pool_elements(
         yield pes
 
 
-@pytest.mark.parametrize("how", ["crash", "leave"])
+@pytest.mark.parametrize("how", ["crash", "vanish", "leave"])
 async def test_a_pool_user_fails_over_between_three_pes(machines: Machines, how: str) -> None:
-    """Registrar, three pingpong PEs, a PU; the PE serving the session crashes (its sockets
-    close: found by SCTP timeouts) or leaves (deregisters, SHUTDOWN); the session fails over
-    with Cookie Echo and every Ping is answered exactly once."""
+    """Registrar, three pingpong PEs, a PU; the PE serving the session crashes (its process
+    is gone: its UDP port answers with ICMP port unreachable, an ABORT for SCTP over UDP),
+    vanishes (its machine falls silent: found by SCTP timeouts) or leaves (deregisters,
+    SHUTDOWN); the session fails over with Cookie Echo and every Ping is answered once."""
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             await registrar(nursery, machines, REGISTRARS[0])
@@ -136,8 +138,14 @@ async def test_a_pool_user_fails_over_between_three_pes(machines: Machines, how:
                     victim = session.pe_id
                     assert victim is not None
                     n = victim - 0x2000
+                    address = f"{NET}{10 + n}"
                     if how == "crash":
-                        machines.hosts[f"{NET}{10 + n}"].close()
+                        machines.hosts[address].close()
+                    elif how == "vanish":  # every datagram to or from it is dropped
+                        gone = machines.hosts[address]
+                        for other, host in machines.hosts.items():
+                            host.set_path_down(other, address)
+                            gone.set_path_down(address, other)
                     else:
                         await pes[n - 1].stop_pe(5)
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rserpool.sctp import (
     CommunicationLost,
+    LostReason,
     SctpConfig,
     State,
     Undelivered,
@@ -127,3 +128,34 @@ def test_a_hostile_peer_cannot_break_an_association(data: st.DataObject) -> None
         target.handle_timers(data.draw(st.integers(400, 100_000)))
     for endpoint in (a, b):
         assert all(x.state in State for x in endpoint.associations.values())
+
+
+def test_an_icmp_unreachable_counts_as_an_abort_only_for_our_own_packets() -> None:
+    """RFC 6951 §5.5 and RFC 9260 §10: a UDP port unreachable for a packet we sent is a
+    protocol unreachable: an ABORT, if the packet carries the peer's tag (or is our INIT, in
+    COOKIE-WAIT, with our Initiate Tag); anything else is ignored."""
+    a, b = endpoints()
+    assoc = a.connect([B], b.port, PORT, 0)
+    (init,) = a.datagrams()
+    forged_tag = bytearray(init.data)
+    forged_tag[16:20] = b"\x00\x00\x00\x01"  # not our Initiate Tag
+    for ignored in (bytes(forged_tag), init.data[:15], init.data):
+        a.protocol_unreachable(ignored, A, 0)  # A: not where it went
+    a.protocol_unreachable(bytes(forged_tag), B, 0)
+    assert a.association(assoc).state is State.COOKIE_WAIT and a.events() == []
+    a.protocol_unreachable(init.data, B, 0)
+    (lost,) = a.events()
+    assert isinstance(lost, CommunicationLost) and lost.reason is LostReason.UNREACHABLE
+
+    a, b = endpoints()
+    assoc = establish(a, b)
+    a.events()
+    a.send(assoc, 0, 11, b"to a dead peer", 10)
+    (data,) = a.datagrams()
+    wrong = bytearray(data.data)
+    wrong[4:8] = b"\x00\x00\x00\x07"
+    a.protocol_unreachable(bytes(wrong), B, 10)  # another tag: not ours
+    assert a.events() == []
+    a.protocol_unreachable(data.data, B, 10)
+    (lost,) = a.events()
+    assert isinstance(lost, CommunicationLost) and lost.undelivered[0].data == b"to a dead peer"

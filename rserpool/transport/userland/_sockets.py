@@ -22,7 +22,9 @@ through the scheduler) per message.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import ipaddress
+import os
 from collections.abc import Sequence
 
 import trio
@@ -50,6 +52,15 @@ from rserpool.transport.abc import (
 )
 from rserpool.transport.userland._stack import Binding
 
+#: The errno of a COMM_LOST or CANT_STR_ASSOC, as the kernel's would say it.
+ERRNO = {
+    ev.LostReason.ABORTED: errno.ECONNREFUSED,  # an ABORT (before COMM_UP: nobody listens)
+    ev.LostReason.UNREACHABLE: errno.ECONNREFUSED,  # ICMP: nobody takes SCTP over UDP there
+    ev.LostReason.RETRANSMISSIONS: errno.ETIMEDOUT,
+    ev.LostReason.INIT_FAILED: errno.ETIMEDOUT,
+    ev.LostReason.PROTOCOL_ERROR: errno.EPROTO,
+    ev.LostReason.LOCAL_ABORT: 0,
+}
 SEND_BUFFER = 256 * 1024  # bytes queued or unacknowledged before send() waits
 BURST = 16  # sends in a row without letting other tasks run (a schedule point each 16th)
 _SENDING = (State.COOKIE_WAIT, State.COOKIE_ECHOED, State.ESTABLISHED)
@@ -121,7 +132,8 @@ class Port:
             case ev.CommunicationLost():
                 was_up = n in self._up
                 self._forget(n)
-                ended: Received = CommLost(n) if was_up else CantStartAssociation(n)
+                error = ERRNO[event.reason]
+                ended: Received = CommLost(n, error) if was_up else CantStartAssociation(n, error)
                 failed = [
                     SendFailed(n, u.data, u.ppid, u.stream, 0, u.sent) for u in event.undelivered
                 ]
@@ -301,7 +313,9 @@ class UserlandAssociation(Port):
                 return
             if isinstance(item, CantStartAssociation):
                 self._close()
-                raise CannotConnect(f"cannot reach {', '.join(f'{a}:{p}' for a, p in remote)}")
+                where = ", ".join(f"{a}:{p}" for a, p in remote)
+                why = os.strerror(item.error).lower() if item.error else "refused"
+                raise CannotConnect(f"cannot reach {where}: {why}")
 
     def local_addresses(self) -> list[Address]:
         return self._local()

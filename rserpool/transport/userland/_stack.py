@@ -36,6 +36,8 @@ Enter = Callable[[], AbstractContextManager[object]]
 MAX_DATAGRAM = 65535
 READ_BATCH = 64  # datagrams read per wake-up before other tasks get a turn
 EPHEMERAL = range(49152, 65536)
+IP_RECVERR, IPV6_RECVERR = 11, 25  # Linux: ICMP errors into the socket's error queue
+SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 2, 3
 
 
 class Owner(Protocol):
@@ -90,6 +92,9 @@ class UdpStack:
                 self._local_of[sock] = address
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
                 sock.setblocking(False)
                 sock.bind((str(address), udp_port))
                 udp_port = sock.getsockname()[1]  # the first one picks the port for all
@@ -246,9 +251,28 @@ class UdpStack:
                     data, source = sock.recvfrom(MAX_DATAGRAM)
                 except BlockingIOError:
                     break
-                except OSError:  # an ICMP error reported on the socket
+                except OSError:  # an ICMP error came back: it waits in the error queue
+                    self._icmp_errors(sock)
                     continue
                 self.received(local, data, source[0], source[1])
+
+    def _icmp_errors(self, sock: socket.socket) -> None:
+        """Read the socket's error queue (IP_RECVERR): a port or protocol unreachable for a
+        datagram we sent goes to the endpoint that sent it (RFC 6951 §5.5, RFC 9260 §10)."""
+        while True:
+            try:
+                sent, ancillary, _flags, destination = sock.recvmsg(
+                    MAX_DATAGRAM, 512, socket.MSG_ERRQUEUE
+                )
+            except OSError:  # empty (BlockingIOError) or gone
+                return
+            if len(sent) < 12 or not any(_unreachable(data) for _, _, data in ancillary):
+                continue
+            binding = self.ports.get(int.from_bytes(sent[0:2], "big"))
+            if binding is not None:
+                peer = ipaddress.ip_address(destination[0].partition("%")[0])
+                binding.endpoint.protocol_unreachable(sent, peer, self.now())
+                self.flush(binding)
 
     def received(self, local: IPAddress, data: bytes, ip: str, udp_port: int) -> None:
         peer = self._parsed.get(ip)
@@ -268,6 +292,18 @@ class UdpStack:
             return
         binding.endpoint.receive(data, peer, udp_port, self.now())
         self.flush(binding)
+
+
+def _unreachable(extended_error: bytes) -> bool:
+    """Whether a ``struct sock_extended_err`` says port or protocol unreachable."""
+    if len(extended_error) < 8:
+        return False
+    origin, kind, code = extended_error[4], extended_error[5], extended_error[6]
+    if origin == SO_EE_ORIGIN_ICMP:
+        return kind == 3 and code in (2, 3)  # destination unreachable: protocol, port
+    if origin == SO_EE_ORIGIN_ICMP6:
+        return kind == 1 and code == 4  # destination unreachable: port
+    return False
 
 
 def _common_prefix(a: IPAddress, b: IPAddress) -> int:
