@@ -8,8 +8,15 @@ setup:
 	@VENV=$(VENV) interop/setup.sh
 
 # A registrar, three echo PEs and a PU; one PE dies; the failover and an explained trace.
-demo: setup
-	$(PY) -m interop.demo
+# Without kernel SCTP: over our SCTP over UDP on loopback, needing only the virtual environment
+# (no root, no guest). ARGS=--kernel: kernel SCTP, natively or in the test guest (make setup).
+demo: $(VENV)/bin/rserpool
+	$(PY) -m interop.demo $(ARGS)
+
+# The virtual environment alone; make setup also installs the packages the tests need.
+$(VENV)/bin/rserpool:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
 
 # Everything: host tests here, kernel tests natively or in one guest boot (docs/testing.md).
 test: setup

@@ -8,12 +8,18 @@ and per UDP datagram (Server Announce, multicast Presence). Malformed counts eve
 :meth:`Capture.stop` also reads the file with our own reader (:mod:`rserpool.capture`, which
 ``rserpool decode`` uses) and fails unless it finds the same messages in the same frames, and
 none undecodable: every guest test that captures checks that reader against tshark.
+
+SCTP over UDP (RFC 6951, ``--transport udp``) is captured as UDP datagrams to and from port
+9899 (``SCTP_UDP_FILTER``, on ``lo`` when the whole system runs on loopback). Wireshark
+decodes UDP port 9899 as SCTP by default; :func:`decode` says so explicitly (``-d
+udp.port==PORT,sctp``), so another encapsulation port is decoded as well.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,8 @@ if TYPE_CHECKING:
     import rserpool.capture
 
 RSERPOOL_FILTER = "sctp or udp port 3863 or udp port 9901"
+SCTP_UDP_PORT = 9899
+SCTP_UDP_FILTER = f"udp port {SCTP_UDP_PORT}"
 UDP_PPID = {3863: 11, 9901: 12}  # announces: the PPID is implied by the port
 
 
@@ -34,13 +42,23 @@ class CaptureError(RuntimeError):
 
 
 class Capture:
-    """``tshark -i any`` in one host, written to ``path`` (pcapng); stop() with SIGTERM."""
+    """``tshark -i any`` (or another ``interface``) in one host, written to ``path``
+    (pcapng); stop() with SIGTERM. ``udp_port``: where SCTP over UDP is decoded."""
 
-    def __init__(self, host: Host, path: Path, capture_filter: str = RSERPOOL_FILTER) -> None:
+    def __init__(
+        self,
+        host: Host,
+        path: Path,
+        capture_filter: str = RSERPOOL_FILTER,
+        *,
+        interface: str = "any",
+        udp_port: int = SCTP_UDP_PORT,
+    ) -> None:
         self.path = path
+        self.udp_port = udp_port
         #: after :meth:`stop`: the file as :mod:`rserpool.capture` reads it (``rserpool decode``)
         self.read: rserpool.capture.DecodedCapture | None = None
-        argv = ["tshark", "-i", "any", "-f", capture_filter, "-w", str(path), "-q"]
+        argv = ["tshark", "-i", interface, "-f", capture_filter, "-w", str(path), "-q"]
         self.process = Process(host, argv, path.with_suffix(".tshark.log"))
 
     def start(self, timeout: float = 90.0) -> Capture:
@@ -48,11 +66,15 @@ class Capture:
         self.process.wait_for("Capture started", timeout)
         return self
 
-    def stop(self) -> DecodedCapture:
+    def stop(self, settle: float = 0.0) -> DecodedCapture:
+        """Stop capturing and read the file. ``settle``: seconds to wait first, so that the
+        last packets are in: dumpcap reads the interface with a 250 ms timeout, and what the
+        kernel still holds for it when SIGTERM comes is lost."""
+        time.sleep(settle)
         # TERM, not INT: background jobs of a non-interactive shell ignore SIGINT.
         self.process.stop()
-        decoded = decode(self.path)
-        self.read = cross_check(self.path, decoded)
+        decoded = decode(self.path, self.udp_port)
+        self.read = cross_check(self.path, decoded, self.udp_port)
         return decoded
 
 
@@ -87,7 +109,9 @@ class DecodedCapture:
         return [m for m in self.messages if (m.protocol, m.type) == (protocol, message_type)]
 
 
-def cross_check(path: Path, decoded: DecodedCapture) -> rserpool.capture.DecodedCapture:
+def cross_check(
+    path: Path, decoded: DecodedCapture, udp_port: int = SCTP_UDP_PORT
+) -> rserpool.capture.DecodedCapture:
     """What :func:`rserpool.capture.read_capture` finds in ``path``; raise
     :class:`CaptureError` unless it finds the messages tshark found (same frames, protocols
     and types, in order) and decodes them all."""
@@ -95,7 +119,7 @@ def cross_check(path: Path, decoded: DecodedCapture) -> rserpool.capture.Decoded
     from rserpool.capture import read_capture
 
     try:
-        ours = read_capture(path.read_bytes())
+        ours = read_capture(path.read_bytes(), udp_port)
     except ReaderError as exc:
         raise CaptureError(f"rserpool.capture cannot read {path}: {exc}") from exc
     theirs = [(m.frame, m.protocol, m.type) for m in decoded.messages]
@@ -125,8 +149,9 @@ def _tshark(*args: str) -> str:
     return done.stdout
 
 
-def _frame_bytes(path: Path) -> dict[int, bytes]:
-    out = _tshark("-r", str(path), "-Y", "asap || enrp", "-T", "ek", "-x", "-J", "frame")
+def _frame_bytes(path: Path, decode_as: list[str]) -> dict[int, bytes]:
+    out = _tshark("-r", str(path), *decode_as, "-Y", "asap || enrp", "-T", "ek", "-x", "-J",
+                  "frame")  # fmt: skip
     frames = {}
     for line in out.splitlines():
         layers = json.loads(line).get("layers")
@@ -136,10 +161,13 @@ def _frame_bytes(path: Path) -> dict[int, bytes]:
     return frames
 
 
-def decode(path: Path) -> DecodedCapture:
-    """Every ASAP/ENRP message in a capture, in order, and the count of malformed ones."""
-    pdml = _tshark("-r", str(path), "-Y", "asap || enrp || _ws.malformed", "-T", "pdml")
-    raw_frames = _frame_bytes(path)
+def decode(path: Path, udp_port: int = SCTP_UDP_PORT) -> DecodedCapture:
+    """Every ASAP/ENRP message in a capture, in order, and the count of malformed ones;
+    UDP datagrams to or from ``udp_port`` are SCTP over UDP."""
+    decode_as = ["-d", f"udp.port=={udp_port},sctp"]
+    pdml = _tshark("-r", str(path), *decode_as, "-Y", "asap || enrp || _ws.malformed", "-T",
+                   "pdml")  # fmt: skip
+    raw_frames = _frame_bytes(path, decode_as)
     messages: list[CapturedMessage] = []
     malformed = 0
     for packet in ET.fromstring(pdml).iter("packet"):

@@ -1,13 +1,16 @@
 """``make demo``: a registrar, three echo pool elements and a pool user; one PE dies; watch the
 failover; then read the messages they exchanged, decoded and explained.
 
-    python -m interop.demo            # natively if this machine has kernel SCTP and we are root,
-                                      # otherwise inside the test guest (one boot)
-    python -m interop.demo --inside   # the demo itself (needs root and kernel SCTP)
+    python -m interop.demo            # kernel SCTP if this kernel has it, else SCTP over UDP
+    python -m interop.demo --udp      # SCTP over UDP on loopback: no root, no guest (demo_udp)
+    python -m interop.demo --kernel   # kernel SCTP: natively if this machine has it and we are
+                                      # root, otherwise inside the test guest (one QEMU boot)
+    python -m interop.demo --inside   # the kernel demo itself (needs root and kernel SCTP)
 
 Everything is ours: ``rserpool registrar``, ``rserpool server --echo`` (×3) and
-``rserpool terminal``. Two network namespaces joined by a veth link: ``pr`` runs the registrar,
-``cl`` the pool elements and the pool user; tshark captures in ``cl``.
+``rserpool terminal``. Over kernel SCTP, two network namespaces joined by a veth link: ``pr``
+runs the registrar, ``cl`` the pool elements and the pool user; tshark captures in ``cl``.
+Over UDP, :mod:`interop.demo_udp`: every role on this machine's loopback.
 """
 
 from __future__ import annotations
@@ -166,11 +169,15 @@ def run_demo() -> int:
         say("The session went on at another PE of the pool: that is RSerPool's failover.")
         time.sleep(6)  # a Keep Alive round for the trace
 
+        # Ctrl-D ends the terminal (SIGTERM would wait for a line: it reads input in a thread)
+        assert terminal.popen.stdin is not None
+        terminal.popen.stdin.close()
+        terminal.popen.wait(timeout=SLOW)
         terminal.stop()
         for server in servers.values():
             server.stop()
         registrar.stop()
-        decoded = capture.stop()  # tshark's reading, cross-checked against rserpool.capture's
+        decoded = capture.stop(settle=0.5)  # tshark's reading, checked against ours
 
     step("5. What went over the wire (the capture, read by rserpool.capture as `rserpool decode`)")
     assert capture.read is not None  # stop() read it
@@ -186,14 +193,31 @@ def run_demo() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m interop.demo", description=__doc__)
-    parser.add_argument("--inside", action="store_true", help="run the demo right here")
+    parser = argparse.ArgumentParser(
+        prog="python -m interop.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--udp", action="store_true",
+                       help="SCTP over UDP on loopback (default without kernel SCTP)")  # fmt: skip
+    which.add_argument("--kernel", "--guest", action="store_true",
+                       help="kernel SCTP: right here if we may, else in the guest")  # fmt: skip
+    which.add_argument("--inside", action="store_true", help="the kernel demo, right here")
     args = parser.parse_args(argv)
     if args.inside:
         return run_demo()
     caps = Capabilities.probe()
+    if args.udp or (not args.kernel and not caps.kernel_sctp):
+        from interop.demo_udp import run_udp_demo
+
+        why = "as asked" if args.udp else "this kernel has no SCTP"
+        say(f"The demo runs over UDP ({why}): our own SCTP over UDP on this machine's loopback,\n"
+            "no root, no guest (--kernel: the kernel SCTP demo).")  # fmt: skip
+        return run_udp_demo()
     if caps.kernel_sctp and caps.root and caps.tshark:
-        say("This machine has kernel SCTP and we are root: the demo runs right here.")
+        say("The demo runs over kernel SCTP: this machine has it and we are root (--udp: over "
+            "UDP instead).")  # fmt: skip
         return run_demo()
     say(f"No kernel SCTP here ({caps}): the demo runs in the test guest (QEMU, ~20 s boot).")
     OUT.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,10 @@ Where the messages are (RFC 5352 §8.3, RFC 5353 §5.4):
   messages back together and drops retransmitted copies, as the receiver does.
 * **UDP** port 3863: ASAP Server Announce (a registrar's multicast "I am here"); port 9901:
   ENRP Presence sent by multicast.
+* **SCTP over UDP** (RFC 6951), UDP port 9899 by default (``udp_port``): each datagram holds a
+  whole SCTP packet, read as above (reassembled, retransmissions dropped). What
+  ``--transport udp`` sends: ``tshark -i lo -f "udp port 9899"`` captures a whole system
+  running on one machine's loopback. Its records say ``sctp`` with ``udp_ports`` set.
 
 The pcap/pcapng files, link layers, IP, UDP and SCTP headers are parsed by **dpkt**
 (:mod:`rserpool.capture.frames`). dpkt and scapy both read what tshark writes, Linux cooked
@@ -26,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from rserpool.capture.frames import Packet, scan
+from rserpool.capture.frames import SCTP_UDP_PORT, Packet, scan
 from rserpool.capture.reassembly import Reassembler, UserMessage
 from rserpool.errors import WireError
 from rserpool.wire.codec import decode_message_untrusted
@@ -34,7 +38,7 @@ from rserpool.wire.constants import PPID
 from rserpool.wire.errors import DecodeError
 from rserpool.wire.message import Message
 
-__all__ = ["CaptureError", "DecodedCapture", "Record", "read_capture"]
+__all__ = ["SCTP_UDP_PORT", "CaptureError", "DecodedCapture", "Record", "read_capture"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,7 @@ class Record:
     frame: int  # the frame that completed the message (tshark shows it there too)
     time: float  # seconds since the first frame of the capture
     transport: str  # "sctp" or "udp"
-    src: tuple[str, int]
+    src: tuple[str, int]  # the IP address and the SCTP (or UDP) port
     dst: tuple[str, int]
     ppid: int  # 11 ASAP or 12 ENRP (for UDP and SCTP PPID 0: implied by the port)
     data: bytes  # the whole user message (UDP payload), padding included
@@ -57,6 +61,7 @@ class Record:
     message: Message | None
     error: str | None = None
     incomplete: bool = False
+    udp_ports: tuple[int, int] | None = None  # SCTP over UDP: the UDP ports that carried it
 
     @property
     def protocol(self) -> str:
@@ -81,8 +86,9 @@ class Record:
         return self.message is None and not self.incomplete
 
     def where(self) -> str:
-        """``sctp 192.0.2.2:38022 -> 192.0.2.1:3863``."""
-        return f"{self.transport} {_endpoint(self.src)} -> {_endpoint(self.dst)}"
+        """``sctp 192.0.2.2:38022 -> 192.0.2.1:3863`` (``sctp/udp`` for SCTP over UDP)."""
+        transport = "sctp/udp" if self.udp_ports is not None else self.transport
+        return f"{transport} {_endpoint(self.src)} -> {_endpoint(self.dst)}"
 
 
 def _endpoint(endpoint: tuple[str, int]) -> str:
@@ -129,10 +135,12 @@ class CaptureError(WireError):
         self.partial = partial
 
 
-def read_capture(data: bytes) -> DecodedCapture:
+def read_capture(data: bytes, udp_port: int | None = SCTP_UDP_PORT) -> DecodedCapture:
     """Every ASAP/ENRP message in a pcap or pcapng capture, in order; raises only
-    :class:`CaptureError` (for a file that is not a capture, or is cut short or corrupt)."""
-    scanned = scan(data)
+    :class:`CaptureError` (for a file that is not a capture, or is cut short or corrupt).
+
+    UDP datagrams to or from ``udp_port`` are SCTP over UDP (None: read no UDP as SCTP)."""
+    scanned = scan(data, udp_port)
     reassembler = Reassembler()
     records: list[Record] = []
     for packet in scanned.packets:
@@ -184,6 +192,7 @@ def _record(
         chunks=chunks,
         message=message,
         error=error,
+        udp_ports=packet.udp_ports,
     )
 
 

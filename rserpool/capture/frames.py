@@ -1,7 +1,7 @@
 """From capture bytes to the UDP datagrams and SCTP DATA chunks that may carry ASAP or ENRP.
 
-The file formats, link layers, IP and transport headers are parsed by dpkt; this module only
-chooses the parsers and picks out what RSerPool uses:
+The file formats, link layers, IP and UDP headers are parsed by dpkt, SCTP packets by this
+module, which chooses the parsers and picks out what RSerPool uses:
 
 * **File**: pcap (``a1b2c3d4`` and its byte-swapped and nanosecond variants) or pcapng
   (``0a0d0d0a``). tshark writes pcapng.
@@ -13,11 +13,20 @@ chooses the parsers and picks out what RSerPool uses:
 * **IP**: v4 and v6. Fragmented IP packets are skipped (RSerPool messages fit the path MTU:
   SCTP fragments user messages itself, below).
 * **Transport**: UDP datagrams to or from port 3863 (ASAP: Server Announce) or 9901 (ENRP:
-  multicast Presence); SCTP packets, split into their chunks. A DATA chunk (RFC 9260 §3.3.1)
-  is ``type 0, flags (U, B, E), length, TSN, stream id, stream sequence number, PPID``, then
-  the user data; dpkt leaves the 12 bytes after the chunk header unparsed, so we unpack them.
+  multicast Presence); SCTP packets, split into their chunks (by us: dpkt misreads a packet
+  whose control chunk has an odd length). A DATA chunk (RFC 9260 §3.3.1) is ``type 0,
+  flags (U, B, E), length, TSN, stream id, stream sequence number, PPID``, then the user
+  data.
   A DATA chunk is RSerPool's if its PPID is 11 (ASAP) or 12 (ENRP), or 0 between a port and
   3863 or 9901 (PPID 0 means "unspecified": Wireshark then goes by the port, and so do we).
+* **SCTP over UDP** (RFC 6951): a UDP datagram to or from the encapsulation port (9899, the
+  IANA "sctp-tunneling" port, unless told another) carries a whole SCTP packet, common header
+  and chunks, as its payload; only the checksum differs from SCTP over IP (it is computed as
+  usual, the UDP checksum covers it again). Its DATA chunks are read exactly as above; the
+  addresses are the IP header's and the ports the SCTP header's (the ports ASAP and ENRP
+  talk about), and the packet keeps the UDP ports in ``udp_ports``. This is what
+  ``--transport udp`` (:mod:`rserpool.transport.userland`) sends, and Linux with
+  ``net.sctp.udp_port`` set. Wireshark decodes UDP port 9899 as SCTP by default too.
 
 Problems are reported, never raised: :func:`scan` returns what it could read and a sentence
 about what stopped it.
@@ -38,10 +47,14 @@ import dpkt
 from rserpool.errors import WireError
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT, PPID
 
+#: The UDP port of SCTP over UDP (RFC 6951 §5.1: IANA "sctp-tunneling").
+SCTP_UDP_PORT = 9899
 #: Implied PPIDs: UDP has none, and SCTP's PPID 0 means "look at the port".
 PORT_PPID = {ASAP_PORT: PPID.ASAP, ENRP_PORT: PPID.ENRP}
 RSERPOOL_PPIDS = frozenset({PPID.ASAP, PPID.ENRP})
 
+_COMMON_HEADER = struct.Struct("!HHII")  # source port, destination port, tag, checksum
+_CHUNK_HEADER = struct.Struct("!BBH")  # type, flags, length
 _DATA_HEADER = struct.Struct("!IHHI")  # TSN, stream id, stream sequence number, PPID
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _PCAP_MAGICS = frozenset(
@@ -110,6 +123,7 @@ class Packet:
     chunks: tuple[DataChunk, ...] = ()  # SCTP: the ASAP/ENRP DATA chunks, in packet order
     ppid: int = 0  # UDP: implied by the port
     payload: bytes = b""  # UDP
+    udp_ports: tuple[int, int] | None = None  # SCTP over UDP: the UDP source and dest port
 
 
 @dataclass
@@ -158,8 +172,10 @@ def _open(source: _Source) -> Any:
     raise CaptureFormatError("not a pcap or pcapng file")
 
 
-def scan(data: bytes) -> Scan:
-    """Read every frame of a capture; keep the UDP and SCTP packets that carry RSerPool."""
+def scan(data: bytes, udp_port: int | None = SCTP_UDP_PORT) -> Scan:
+    """Read every frame of a capture; keep the UDP and SCTP packets that carry RSerPool.
+
+    UDP datagrams to or from ``udp_port`` are read as SCTP over UDP (None: no such port)."""
     result = Scan()
     source = _Source(bytes(data))
     try:
@@ -192,7 +208,7 @@ def scan(data: bytes) -> Scan:
         seconds = float(stamp) if isinstance(stamp, float | int | Decimal) else 0.0
         first = seconds if first is None else first
         try:
-            packet = _packet(link_layer(bytes(buf)), result, seconds - first)
+            packet = _packet(link_layer(bytes(buf)), result, seconds - first, udp_port)
         except _DPKT_ERRORS:
             result.unparsed += 1
             continue
@@ -210,7 +226,7 @@ def _cut_or_corrupt(source: _Source, where: tuple[str, str], exc: Exception) -> 
     return f"corrupt {where[1]}: {str(exc) or type(exc).__name__}"
 
 
-def _packet(link: Any, result: Scan, time: float) -> Packet | None:
+def _packet(link: Any, result: Scan, time: float, udp_port: int | None) -> Packet | None:
     ip = link if isinstance(link, dpkt.ip.IP | dpkt.ip6.IP6) else getattr(link, "data", None)
     if isinstance(ip, dpkt.ip.IP):
         if ip.mf or ip.offset:
@@ -224,10 +240,14 @@ def _packet(link: Any, result: Scan, time: float) -> Packet | None:
         return None  # not IP (ARP, ...)
     src, dst = _address(ip.src), _address(ip.dst)
     payload = ip.data
-    if ip.p in (dpkt.ip.IP_PROTO_SCTP, dpkt.ip.IP_PROTO_UDP) and isinstance(payload, bytes):
-        result.unparsed += 1  # dpkt leaves the bytes as they are when the header is bad
-        return None
-    if isinstance(payload, dpkt.udp.UDP):
+    udp_ports: tuple[int, int] | None = None
+    if ip.p == dpkt.ip.IP_PROTO_SCTP:
+        # dpkt's parse, when it worked, gives back the very bytes it parsed
+        sctp = payload if isinstance(payload, bytes) else bytes(payload)
+    elif isinstance(payload, dpkt.udp.UDP) and udp_port in (payload.sport, payload.dport):
+        udp_ports = (payload.sport, payload.dport)
+        sctp = bytes(payload.data)
+    elif isinstance(payload, dpkt.udp.UDP):
         ppid = PORT_PPID.get(payload.dport) or PORT_PPID.get(payload.sport)
         if ppid is None:
             return None
@@ -235,30 +255,46 @@ def _packet(link: Any, result: Scan, time: float) -> Packet | None:
             result.frames, time, "udp", (src, payload.sport), (dst, payload.dport),
             ppid=ppid, payload=bytes(payload.data),
         )  # fmt: skip
-    if isinstance(payload, dpkt.sctp.SCTP):
-        ports = (payload.sport, payload.dport)
-        chunks = tuple(_data_chunks(payload, ports))
-        if not chunks:
-            return None
-        return Packet(
-            result.frames, time, "sctp", (src, ports[0]), (dst, ports[1]),
-            vtag=payload.vtag, chunks=chunks,
-        )  # fmt: skip
-    return None
+    else:
+        if ip.p == dpkt.ip.IP_PROTO_UDP:
+            result.unparsed += 1  # dpkt leaves the bytes as they are when the header is bad
+        return None
+    if len(sctp) < _COMMON_HEADER.size:
+        result.unparsed += 1
+        return None
+    sport, dport, vtag, _checksum = _COMMON_HEADER.unpack_from(sctp)
+    chunks = tuple(_data_chunks(sctp, (sport, dport)))
+    if not chunks:
+        return None
+    return Packet(
+        result.frames, time, "sctp", (src, sport), (dst, dport),
+        vtag=vtag, chunks=chunks, udp_ports=udp_ports,
+    )  # fmt: skip
 
 
 def _address(raw: bytes) -> str:
     return str(ipaddress.ip_address(bytes(raw)))
 
 
-def _data_chunks(sctp: Any, ports: tuple[int, int]) -> Iterator[DataChunk]:
-    for chunk in sctp.chunks:
-        value = bytes(chunk.data)
-        if chunk.type != dpkt.sctp.DATA or len(value) < _DATA_HEADER.size:
+def _data_chunks(sctp: bytes, ports: tuple[int, int]) -> Iterator[DataChunk]:
+    """The RSerPool DATA chunks of an SCTP packet (RFC 9260 §3.2): each chunk is ``type,
+    flags, length`` and a value, padded to 4 bytes; the length leaves the padding out.
+
+    We walk the chunks ourselves: dpkt pads only DATA chunks, so an odd-length control chunk
+    (a State Cookie of 91 bytes, say) shifts every chunk after it. A chunk longer than what
+    is left (a small snap length) keeps what there is; a length under 4 ends the packet."""
+    pos = _COMMON_HEADER.size
+    while pos + 4 <= len(sctp):
+        kind, flags, length = _CHUNK_HEADER.unpack_from(sctp, pos)
+        if length < _CHUNK_HEADER.size:
+            return
+        value = sctp[pos + 4 : pos + length]
+        pos += (length + 3) & ~3
+        if kind != dpkt.sctp.DATA or len(value) < _DATA_HEADER.size:
             continue
         tsn, stream, ssn, ppid = _DATA_HEADER.unpack_from(value)
         if ppid == 0:
             ppid = PORT_PPID.get(ports[1]) or PORT_PPID.get(ports[0]) or 0
         if ppid in RSERPOOL_PPIDS:
-            length = max(chunk.len - 4 - _DATA_HEADER.size, 0)
-            yield DataChunk(tsn, stream, ssn, ppid, chunk.flags, value[12:], length)
+            declared = length - _CHUNK_HEADER.size - _DATA_HEADER.size
+            yield DataChunk(tsn, stream, ssn, ppid, flags, value[12:], declared)

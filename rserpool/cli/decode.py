@@ -6,7 +6,10 @@ capture (tshark's and tcpdump's, ``-i any`` or one interface, IPv4 or IPv6), one
     #4     0.001206 sctp 198.51.100.2:38022 -> 198.51.100.1:3863  ASAP Registration: PE ...
 
 frame number, seconds since the first frame, transport and addresses, the message, and what it
-means in the conversation (:mod:`rserpool.wire.explain`). ``-v`` adds the message summary and
+means in the conversation (:mod:`rserpool.wire.explain`). SCTP over UDP (RFC 6951, what
+``--transport udp`` sends) is read too: UDP datagrams to or from port 9899 hold SCTP packets,
+shown as ``sctp/udp`` with the SCTP ports; ``--udp-port N`` reads another port as SCTP over
+UDP, ``--udp-port 0`` none. ``-v`` adds the message summary and
 the annotated byte dump of :func:`rserpool.wire.dump` under each line. A message the codec
 rejects is an ``undecodable`` line with the reason; the exit status is then 1.
 
@@ -27,7 +30,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
-from rserpool.cli.common import tell_error
+from rserpool.cli.common import integer, tell_error
 from rserpool.cli.options import translate_rsplib
 from rserpool.wire.constants import PPID
 
@@ -35,6 +38,7 @@ if TYPE_CHECKING:  # imported when used: other subcommands need not load dpkt
     from rserpool.capture import DecodedCapture
 
 _PROTOCOLS = {"asap": PPID.ASAP, "enrp": PPID.ENRP}
+SCTP_UDP_PORT = 9899  # as rserpool.capture's (not imported here: it loads dpkt)
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 
 
@@ -64,6 +68,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     which.add_argument(
         "--protocol", choices=sorted(_PROTOCOLS), help="with --hex: the same as --ppid 11 or 12"
     )
+    p.add_argument("--udp-port", type=integer(0, 65535), default=SCTP_UDP_PORT, metavar="PORT",
+                   help="read UDP datagrams to or from PORT as SCTP over UDP (RFC 6951; "
+                   f"default {SCTP_UDP_PORT}, 0: none)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true",
                    help="add each message's summary and annotated byte dump")  # fmt: skip
     p.set_defaults(func=run)
@@ -88,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail("--ppid and --protocol go with --hex", 2)
         if args.file is None:
             return _fail("give a capture FILE, or --hex BYTES", 2)
-        return decode_file(args.file, args.verbose)
+        return decode_file(args.file, args.verbose, args.udp_port or None)
     except BrokenPipeError:  # `rserpool decode x.pcapng | head`: the reader has had enough
         sys.stderr.close()
         return 1
@@ -149,7 +156,7 @@ def decode_hex(text: str, ppid: int | None, verbose: bool) -> int:
 # ------------------------------------------------------------------------------- FILE
 
 
-def decode_file(path: str, verbose: bool) -> int:
+def decode_file(path: str, verbose: bool, udp_port: int | None = SCTP_UDP_PORT) -> int:
     from rserpool.capture import CaptureError, read_capture
 
     try:
@@ -159,7 +166,7 @@ def decode_file(path: str, verbose: bool) -> int:
         return _fail(f"cannot read {path}: {exc.strerror or exc}")
     problem: str | None = None
     try:
-        decoded: DecodedCapture | None = read_capture(data)
+        decoded: DecodedCapture | None = read_capture(data, udp_port)
     except CaptureError as exc:
         decoded, problem = exc.partial, f"{path}: {exc.reason}"
     if decoded is not None:
@@ -190,6 +197,9 @@ def render(decoded: DecodedCapture, verbose: bool = False) -> list[str]:
                 lines.append(f"      {r.message.summary()}")
             if r.chunks > 1:
                 lines.append(f"      reassembled from {r.chunks} SCTP DATA chunks")
+            if r.udp_ports is not None:
+                sport, dport = r.udp_ports
+                lines.append(f"      SCTP over UDP (RFC 6951): UDP port {sport} -> {dport}")
             lines.extend(f"      {line}" for line in dump(r.data, r.ppid).splitlines())
     lines.append(summary(decoded))
     return lines

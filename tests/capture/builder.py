@@ -87,10 +87,12 @@ def sctp(
     dport: int = 3863,
     vtag: int = 0x01020304,
 ) -> Any:
-    """An IP packet holding one SCTP packet with these chunks (dpkt computes the CRC32c)."""
-    packet = dpkt.sctp.SCTP(sport=sport, dport=dport, vtag=vtag)
-    packet.chunks = [dpkt.sctp.Chunk(c) for c in chunks]
-    packet.data = b""
+    """An IP packet holding one SCTP packet with these chunks, byte for byte (dpkt's own SCTP
+    class would drop the padding of a control chunk of odd length), CRC32c computed."""
+    header = struct.pack("!HHI", sport, dport, vtag)
+    body = b"".join(chunks)
+    crc = dpkt.crc32c.add(dpkt.crc32c.add(0xFFFFFFFF, header + bytes(4)), body)
+    packet = header + struct.pack("!I", dpkt.crc32c.done(crc)) + body
     return _ip(src, dst, dpkt.ip.IP_PROTO_SCTP, packet)
 
 
@@ -134,3 +136,20 @@ def capture(
     for i, packet in enumerate(packets):
         writer.writepkt(_link(link_type, packet), ts=1700000000 + i / 100)
     return out.getvalue()
+
+
+def sctp_over_udp(
+    chunks: Sequence[bytes],
+    src: str = A4,
+    dst: str = B4,
+    sport: int = 40000,
+    dport: int = 3863,
+    vtag: int = 0x01020304,
+    udp_ports: tuple[int, int] = (9899, 9899),
+) -> Any:
+    """An IP packet holding a UDP datagram that carries one SCTP packet (RFC 6951): the SCTP
+    ports are ``sport`` and ``dport``, the UDP ports ``udp_ports``."""
+    packet = sctp(chunks, src, dst, sport, dport, vtag).data
+    datagram = dpkt.udp.UDP(sport=udp_ports[0], dport=udp_ports[1], data=bytes(packet))
+    datagram.ulen = 8 + len(datagram.data)
+    return _ip(src, dst, dpkt.ip.IP_PROTO_UDP, datagram)

@@ -225,7 +225,7 @@ def test_usage_errors(argv: list[str], reason: str, capsys: pytest.CaptureFixtur
 def test_unexpected_errors_are_one_line_without_v_and_a_traceback_with_it(
     good: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(data: bytes) -> None:
+    def broken(data: bytes, udp_port: int | None = None) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("rserpool.capture.read_capture", broken)
