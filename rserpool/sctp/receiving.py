@@ -210,7 +210,9 @@ class Association(Initiation):
         if path is None or nonce != path.heartbeat_nonce or not path.heartbeat_outstanding:
             return
         path.heartbeat_outstanding = False
-        path.confirmed = True  # §5.4
+        if not path.confirmed:  # §5.4; from now on probed every HB.interval + RTO (§8.3)
+            path.confirmed = True
+            self.schedule_heartbeat(path, now)
         if sent <= now:
             path.rto.measure(now - sent)
         self.path_ok(path)

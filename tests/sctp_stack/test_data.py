@@ -4,12 +4,14 @@ retransmit (§7.2.4), congestion windows (§7.2), failure detection and failover
 from __future__ import annotations
 
 import ipaddress
+import random
 
 import pytest
 
 from rserpool.sctp import (
     CommunicationLost,
     DataArrive,
+    Endpoint,
     LostReason,
     NetworkStatusChange,
     SctpConfig,
@@ -265,3 +267,21 @@ def test_data_arrive_carries_the_ppid() -> None:
 
 def test_network_defaults() -> None:
     assert Network().loss == 0.0
+
+
+def test_a_confirmed_address_is_next_probed_after_the_heartbeat_interval() -> None:
+    """§5.4 then §8.3: an address the peer listed is probed at once; once the HEARTBEAT ACK
+    confirms it, the next probe goes out HB.interval + RTO later, not one RTO later."""
+    a2 = ipaddress.ip_address("10.0.1.1")
+    a = Endpoint(5000, [A, a2], rng=random.Random(1))
+    b = Endpoint(6000, [B], rng=random.Random(2))
+    establish(a, b)  # b's COOKIE ACK went out with a HEARTBEAT to a2, which a answered
+    assoc = next(iter(b.associations.values()))
+    assert not assoc.paths[a2].confirmed
+    carry(a, b, 20)  # the HEARTBEAT ACK: a2 is confirmed
+    assert assoc.paths[a2].confirmed
+    b.handle_timers(20_000)  # RTO (1 s) ± 50 % has long passed; HB.interval (30 s) has not
+    assert not [d for d in b.datagrams() if d.address == a2]
+    b.handle_timers(50_000)
+    probes = [d for d in b.datagrams() if d.address == a2]
+    assert [kinds(p) for p in packets(probes)] == [["Heartbeat"]]
