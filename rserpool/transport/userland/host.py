@@ -49,7 +49,7 @@ class UserlandHost:
         config: SctpConfig | None = None,
         entered: Enter | None = None,
     ) -> None:
-        self._addresses = [str(ipaddress.ip_address(a)) for a in addresses]
+        self._addresses = list(dict.fromkeys(str(ipaddress.ip_address(a)) for a in addresses))
         self._stack = UdpStack(self._addresses, udp_port, entered)
         self._entered = entered
         self.peer_udp_port = peer_udp_port
