@@ -25,7 +25,7 @@ from pathlib import Path
 from interop.capabilities import Capabilities
 from interop.capture import Capture
 from interop.guest import REPO, Guest, GuestConfig
-from interop.processes import rserpool
+from interop.processes import Process, rserpool
 from interop.topology import Topology
 from rserpool.capture import Record
 from rserpool.wire import (
@@ -111,6 +111,52 @@ def trace_lines(
 # ------------------------------------------------------------------------------- the demo
 
 
+class Terminal:
+    """The demo's pool user, ``rserpool terminal``: lines in, its output shown as it comes."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.shown = 0
+
+    def show_new(self) -> None:
+        lines = self.process.output().splitlines()[1:]
+        for line in lines[self.shown :]:
+            say(f"  terminal| {line}")
+        self.shown = len(lines)
+
+    def exchange(self, first: int, last: int, timeout: float) -> int:
+        """Send lines ``hello #first`` .. ``#last``, each once the one before was echoed;
+        the PE that echoed the last one."""
+        serving = 0
+        for n in range(first, last + 1):
+            self.process.send_line(f"hello #{n}")
+            reply = self.process.wait_for(rf"from PE \$(?P<pe>[0-9a-f]{{8}})> hello #{n}", timeout)
+            serving = int(reply["pe"], 16)
+            time.sleep(0.5)
+        self.show_new()
+        return serving
+
+    def end(self, timeout: float) -> None:
+        """Ctrl-D: the terminal ends its session and its association cleanly."""
+        assert self.process.popen.stdin is not None
+        self.process.popen.stdin.close()
+        self.process.popen.wait(timeout=timeout)
+        self.process.stop()
+
+
+def show_trace(capture: Capture, malformed: int, names: dict[tuple[str, int], str]) -> None:
+    """Step 5: the capture as :mod:`rserpool.capture` read it, explained."""
+    step("5. What went over the wire (the capture, read by rserpool.capture as `rserpool decode`)")
+    assert capture.read is not None  # Capture.stop() read it
+    lines, counted = trace_lines(capture.read.messages, names)
+    for line in lines:
+        say(line)
+    for name, count in counted.items():
+        if count > 1:
+            say(f"  ({name}: {count} in all; only the first is shown)")
+    say(f"\nmalformed: {malformed}; pcap {OUT / 'demo.pcapng'}, logs in {OUT}")
+
+
 def run_demo() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with Topology() as topology:
@@ -138,57 +184,29 @@ def run_demo() -> int:
             say(f"PE {ident(pe_id)} registered; pool users reach it on port {match['port']}")
 
         step("3. A pool user (rserpool terminal) sends a line every half second")
-        terminal = rserpool(cl, OUT, "terminal", "terminal", "--pool-handle=EchoPool",
-                            f"--registrar={registrar_at}", stdin=True)  # fmt: skip
-        terminal.wait_for("Pool Handle", timeout=SLOW)
-        shown = 0
-
-        def show_new() -> None:
-            nonlocal shown
-            lines = terminal.output().splitlines()[1:]
-            for line in lines[shown:]:
-                say(f"  terminal| {line}")
-            shown = len(lines)
-
-        serving = 0
-        for n in range(1, 5):
-            terminal.send_line(f"hello #{n}")
-            reply = terminal.wait_for(rf"from PE \$(?P<pe>[0-9a-f]{{8}})> hello #{n}", SLOW)
-            serving = int(reply["pe"], 16)
-            time.sleep(0.5)
-        show_new()
+        terminal = Terminal(rserpool(cl, OUT, "terminal", "terminal", "--pool-handle=EchoPool",
+                                     f"--registrar={registrar_at}", stdin=True))  # fmt: skip
+        terminal.process.wait_for("Pool Handle", timeout=SLOW)
+        serving = terminal.exchange(1, 4, SLOW)
 
         step(f"4. PE {ident(serving)} is killed (SIGKILL): its kernel aborts the association")
         servers[serving].kill()
         for n in range(5, 9):
-            terminal.send_line(f"hello #{n}")
+            terminal.process.send_line(f"hello #{n}")
             time.sleep(0.7)
-        terminal.wait_for(r"FAILOVER complete", timeout=SLOW)
-        terminal.wait_for(r"hello #8", timeout=SLOW)
-        show_new()
+        terminal.process.wait_for(r"FAILOVER complete", timeout=SLOW)
+        terminal.process.wait_for(r"hello #8", timeout=SLOW)
+        terminal.show_new()
         say("The session went on at another PE of the pool: that is RSerPool's failover.")
         time.sleep(6)  # a Keep Alive round for the trace
 
-        # Ctrl-D ends the terminal (SIGTERM would wait for a line: it reads input in a thread)
-        assert terminal.popen.stdin is not None
-        terminal.popen.stdin.close()
-        terminal.popen.wait(timeout=SLOW)
-        terminal.stop()
+        terminal.end(SLOW)
         for server in servers.values():
             server.stop()
         registrar.stop()
         decoded = capture.stop(settle=0.5)  # tshark's reading, checked against ours
 
-    step("5. What went over the wire (the capture, read by rserpool.capture as `rserpool decode`)")
-    assert capture.read is not None  # stop() read it
-    records = capture.read.messages
-    lines, counted = trace_lines(records, ports)
-    for line in lines:
-        say(line)
-    for name, count in counted.items():
-        if count > 1:
-            say(f"  ({name}: {count} in all; only the first is shown)")
-    say(f"\nmalformed: {decoded.malformed}; pcap {OUT / 'demo.pcapng'}, logs in {OUT}")
+    show_trace(capture, decoded.malformed, ports)
     return 0
 
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from interop.capture import SCTP_UDP_FILTER, Capture, CaptureError
-from interop.demo import OUT, PE_IDS, say, step, trace_lines
+from interop.demo import OUT, PE_IDS, Terminal, say, show_trace, step
 from interop.guest import REPO
 from interop.processes import Process, ProcessError, rserpool
 from interop.topology import Host
@@ -115,37 +115,19 @@ def _play(machine: ThisMachine) -> int:
             f"SCTP port {match['port']}, UDP port 9899")  # fmt: skip
 
     step("3. A pool user (rserpool terminal --transport udp) sends a line every half second")
-    terminal = rserpool(machine, OUT, "terminal", "terminal", "--pool-handle=EchoPool", udp,
-                        stdin=True)  # fmt: skip
-    terminal.wait_for("Pool Handle", timeout=START)
-    shown = 0
-
-    def show_new() -> None:
-        nonlocal shown
-        lines = terminal.output().splitlines()[1:]
-        for line in lines[shown:]:
-            say(f"  terminal| {line}")
-        shown = len(lines)
-
-    serving = 0
-    for n in range(1, LINES + 1):
-        terminal.send_line(f"hello #{n}")
-        reply = terminal.wait_for(rf"from PE \$(?P<pe>[0-9a-f]{{8}})> hello #{n}", START)
-        serving = int(reply["pe"], 16)
-        time.sleep(0.5)
-    show_new()
+    terminal = Terminal(rserpool(machine, OUT, "terminal", "terminal", "--pool-handle=EchoPool",
+                                 udp, stdin=True))  # fmt: skip
+    terminal.process.wait_for("Pool Handle", timeout=START)
+    serving = terminal.exchange(1, LINES, START)
 
     step(f"4. PE {ident(serving)} is killed (SIGKILL): no kernel SCTP aborts its associations,"
          "\n   its UDP port is simply closed")  # fmt: skip
     servers[serving].kill()
     killed_at = time.monotonic()
-    terminal.send_line(f"hello #{LINES + 1}")
-    terminal.wait_for(r"FAILOVER complete", timeout=START)
+    terminal.process.send_line(f"hello #{LINES + 1}")
+    terminal.process.wait_for(r"FAILOVER complete", timeout=START)
     failover = time.monotonic() - killed_at
-    for n in range(LINES + 2, 2 * LINES + 1):
-        terminal.send_line(f"hello #{n}")
-        terminal.wait_for(rf"> hello #{n}\n", timeout=START)
-    show_new()
+    terminal.exchange(LINES + 2, 2 * LINES, START)
     tell(f"The session went on at another PE of the pool {failover:.1f} s after the kill: that is "
         f"RSerPool's failover. hello #{LINES + 1} went to the dead PE: the ICMP port unreachable "
         "that answered it told the pool user's SCTP over UDP that nobody is there any more "
@@ -156,12 +138,7 @@ def _play(machine: ThisMachine) -> int:
     say(f"  registrar| {removed.group()}")
     say("(it finds out when it next sends that PE something: an Endpoint Keep Alive, every 5 s)")
 
-    # Ctrl-D: the terminal ends its session and its association cleanly. (SIGTERM would wait
-    # for a line that never comes: the terminal reads its input in a thread.)
-    assert terminal.popen.stdin is not None
-    terminal.popen.stdin.close()
-    terminal.popen.wait(timeout=START)
-    terminal.stop()
+    terminal.end(START)
     for server in servers.values():
         server.stop()
     registrar.stop()
@@ -174,13 +151,5 @@ def _play(machine: ThisMachine) -> int:
         say(f"\nthe capture could not be read: {exc}")
         return 1
 
-    step("5. What went over the wire (the capture, read by rserpool.capture as `rserpool decode`)")
-    assert capture.read is not None  # stop() read it
-    lines, counted = trace_lines(capture.read.messages, names)
-    for line in lines:
-        say(line)
-    for name, count in counted.items():
-        if count > 1:
-            say(f"  ({name}: {count} in all; only the first is shown)")
-    say(f"\nmalformed: {decoded.malformed}; pcap {OUT / 'demo.pcapng'}, logs in {OUT}")
+    show_trace(capture, decoded.malformed, names)
     return 0 if decoded.malformed == 0 else 1

@@ -66,15 +66,15 @@ def _(event: ServerHuntStarted) -> str:
             "given): waiting for a Server Announce"
         )
     return (
-        f"Server hunt: looking for a home registrar ({event.candidates} known from "
-        "--registrar and Server Announces)"
+        f"Server hunt: looking for a home registrar ({event.candidates} known: static ones "
+        "(--registrar, or 127.0.0.1 over UDP on loopback) and Server Announces)"
     )
 
 
 @explain.register
 def _(event: RegistrarConnecting) -> str:
     source = (
-        "given with --registrar"
+        "a static registrar"
         if event.server_id is None
         else f"announced by registrar {ident(event.server_id)}"
     )

@@ -160,12 +160,12 @@ async def test_no_registrar_every_attempt_told_then_timeout(
     assert lines[:8] == [
         "rserpool server: echo service, pool EchoPool",
         "PE $00002001: user transport (where pool users connect) 198.51.100.11:49152",
-        "Server hunt: looking for a home registrar (1 known from --registrar and Server Announces)",
-        "Server hunt: connecting to registrar 198.51.100.1:3863, given with --registrar",
+        "Server hunt: looking for a home registrar (1 known: static ones (--registrar, or "
+        "127.0.0.1 over UDP on loopback) and Server Announces)",
+        "Server hunt: connecting to registrar 198.51.100.1:3863, a static registrar",
         "Server hunt: registrar 198.51.100.1:3863 failed: connection refused",
         "Server hunt: no registrar reachable now: trying again in 10 s",
-        "Server hunt: connecting to registrar 198.51.100.1:3863 again (try 2), given with "
-        "--registrar",
+        "Server hunt: connecting to registrar 198.51.100.1:3863 again (try 2), a static registrar",
         "Server hunt: registrar 198.51.100.1:3863 failed: connection refused",
     ]
     assert lines[8] == "Server hunt: no registrar reachable now: trying again in 20 s"
@@ -219,8 +219,7 @@ async def test_timeout_ends_when_registered(
         "Registration: PE $00002001 in EchoPool accepted by the registrar at 198.51.100.1:3863"
     ]
     assert matching(lines, "again \\(") == [
-        "Server hunt: connecting to registrar 198.51.100.1:3863 again (try 2), given with "
-        "--registrar"
+        "Server hunt: connecting to registrar 198.51.100.1:3863 again (try 2), a static registrar"
     ]
     assert matching(lines, "^Deregistration: ") == [
         "Deregistration: PE $00002001 left the pool (confirmed)"

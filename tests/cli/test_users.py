@@ -175,8 +175,9 @@ async def test_pingpong_without_a_registrar_times_out(
     )
     lines = said(caplog)
     assert matching(lines, "^Server hunt") == [
-        "Server hunt: looking for a home registrar (1 known from --registrar and Server Announces)",
-        "Server hunt: connecting to registrar 198.51.100.1:3863, given with --registrar",
+        "Server hunt: looking for a home registrar (1 known: static ones (--registrar, or "
+        "127.0.0.1 over UDP on loopback) and Server Announces)",
+        "Server hunt: connecting to registrar 198.51.100.1:3863, a static registrar",
         "Server hunt: registrar 198.51.100.1:3863 failed: connection refused",
         "Server hunt: no registrar reachable now: trying again in 10 s",
     ]
