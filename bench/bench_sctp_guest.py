@@ -19,6 +19,7 @@ has kernel SCTP and we are root). A script, not a test: it prints a table of med
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import statistics
 import sys
@@ -102,6 +103,7 @@ def kernel_sender(address: str, target: str, entered: object, seconds: float) ->
 def our_sender(address: str, target: str, entered: object, seconds: float) -> float:
     import trio
 
+    from rserpool.transport import AssociationGone
     from rserpool.transport.userland import UserlandHost
 
     async def main() -> float:
@@ -116,7 +118,8 @@ def our_sender(address: str, target: str, entered: object, seconds: float) -> fl
         await assoc.send(b"end", END_PPID)
         used = time.thread_time() - cpu
         await trio.sleep(0.5)
-        await assoc.shutdown()
+        with contextlib.suppress(AssociationGone):  # the sink may have closed it already
+            await assoc.shutdown()
         await trio.sleep(0.5)  # SHUTDOWN, SHUTDOWN ACK, SHUTDOWN COMPLETE
         host.close()
         return used
