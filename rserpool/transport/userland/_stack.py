@@ -115,6 +115,8 @@ class UdpStack:
             sock.close()
         if self._timer is not None:
             self._timer.cancel()
+        with contextlib.suppress(RuntimeError):
+            self._wake_flusher.unpark_all()  # it sees the stack closed and returns
 
     def _stopped(self) -> bool:
         return self._closed
@@ -181,6 +183,8 @@ class UdpStack:
     async def _flusher(self) -> None:
         while True:
             await self._wake_flusher.park()
+            if self._stopped():
+                return
             pending, self._pending = self._pending, set()
             now = self.now()
             for binding in pending:
@@ -237,7 +241,9 @@ class UdpStack:
                     self.flush(binding)
 
     def _next_deadline(self) -> float:
-        deadlines = [d for b in self.ports.values() if (d := b.endpoint.next_deadline())]
+        deadlines = [
+            d for b in self.ports.values() if (d := b.endpoint.next_deadline()) is not None
+        ]
         return (min(deadlines) + 0.5) / 1000 if deadlines else math.inf
 
     async def _read(self, local: IPAddress, sock: socket.socket) -> None:
