@@ -67,7 +67,8 @@ async def main(args: argparse.Namespace, host: Host | None = None) -> int:
     from rserpool.proto.hsdump import dump_document, render_dump
 
     if host is None:
-        host, line = make_host(args, [], role="client")
+        toward = [str(a) for a in args.registrar[0]]
+        host, line = make_host(args, [], role="client", toward=toward)
         logging.getLogger("rserpool.hsdump").debug("%s", line)  # stdout may be JSON
     addresses, port = args.registrar
     remote = [(str(a), port) for a in addresses]

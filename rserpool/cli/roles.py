@@ -231,14 +231,15 @@ def add_common_options(p: argparse.ArgumentParser, *, pool_element: bool) -> Non
 def make_host(args: argparse.Namespace, *, role: transport.Role) -> Host:
     """The host ``--transport`` names, bound to ``--local``'s addresses; told on one line.
 
-    SCTP over UDP with no ``--local``: this machine's loopback (see
-    :mod:`rserpool.cli.transport`): without ``--registrar`` the registrar is looked for at
-    127.0.0.1:3863, announces are not listened for, and a pool element registers its
-    loopback address."""
+    SCTP over UDP with no ``--local``: the address this machine reaches the first
+    ``--registrar`` from; without one (or with one on loopback), this machine's loopback (see
+    :mod:`rserpool.cli.transport`): the registrar is looked for at 127.0.0.1:3863, announces
+    are not listened for, and a pool element registers its loopback address."""
     addresses = [str(a) for a in args.local[0]]
-    host, line = transport.make_host(args, addresses, role=role)
+    toward = [str(r.addresses[0]) for r in args.registrar if r.addresses]
+    host, line = transport.make_host(args, addresses, role=role, toward=toward)
     say(line)
-    args.loopback = transport.on_loopback(args, addresses)
+    args.loopback = transport.on_loopback(args, addresses, toward)
     if args.loopback:
         if not args.registrar:
             args.registrar = [parse_registrar(transport.LOOPBACK_REGISTRAR)]

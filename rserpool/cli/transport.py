@@ -84,12 +84,14 @@ def describe(kind: str, host: Host) -> str:
 
 
 def make_host(
-    args: argparse.Namespace, addresses: Sequence[str], *, role: Role
+    args: argparse.Namespace, addresses: Sequence[str], *, role: Role, toward: Sequence[str] = ()
 ) -> tuple[Host, str]:
     """The host a subcommand runs on, and one line saying which it is.
 
     A registrar or pool element is connected to, so over UDP it needs the well-known port on
-    an address of its own; a client only connects (any port, 127.0.0.1 by default)."""
+    an address of its own; a client only connects (any port). ``toward``: the registrars a PE
+    or PU was given; over UDP with no address of its own, it takes the address this machine
+    reaches the first of them from (on loopback: as described in the module docstring)."""
     kind = chosen(args)
     if kind == "kernel":
         from rserpool.transport.kernel import KernelHost
@@ -97,7 +99,7 @@ def make_host(
         host: Host = KernelHost(list(addresses) or None)
         line = "transport: kernel SCTP"
     else:
-        host = _userland(args, addresses, role)
+        host = _userland(args, addresses, role, toward)
         line = describe(kind, host)
     if args.transport == "auto":
         line += " (auto: " + (
@@ -106,7 +108,9 @@ def make_host(
     return host, line
 
 
-def _userland(args: argparse.Namespace, addresses: Sequence[str], role: Role) -> Host:
+def _userland(
+    args: argparse.Namespace, addresses: Sequence[str], role: Role, toward: Sequence[str]
+) -> Host:
     from rserpool.errors import TransportError
     from rserpool.transport.userland import UserlandHost
 
@@ -114,6 +118,8 @@ def _userland(args: argparse.Namespace, addresses: Sequence[str], role: Role) ->
     if port is None:
         port = 0 if role == "client" else UDP_PORT
     wanted = [a for a in addresses if not ipaddress.ip_address(a).is_unspecified]
+    if not wanted and not on_loopback(args, addresses, toward):
+        wanted = [source_toward(toward[0])]
     if wanted:
         return UserlandHost(wanted, port)
     if role != "pool element":
@@ -126,8 +132,22 @@ def _userland(args: argparse.Namespace, addresses: Sequence[str], role: Role) ->
     raise TransportError(f"UDP port {port} is taken on every loopback address 127.0.0.2-254")
 
 
-def on_loopback(args: argparse.Namespace, addresses: Sequence[str]) -> bool:
-    """UDP with no address given: the whole system on this machine's loopback."""
-    return chosen(args) == "udp" and not [
-        a for a in addresses if not ipaddress.ip_address(a).is_unspecified
-    ]
+def on_loopback(
+    args: argparse.Namespace, addresses: Sequence[str], toward: Sequence[str] = ()
+) -> bool:
+    """UDP with no address given and no registrar elsewhere than on loopback: the whole
+    system on this machine's loopback."""
+    if chosen(args) != "udp":
+        return False
+    if [a for a in addresses if not ipaddress.ip_address(a).is_unspecified]:
+        return False
+    return not toward or ipaddress.ip_address(toward[0]).is_loopback
+
+
+def source_toward(peer: str) -> str:
+    """The local address this machine sends to ``peer`` from (its routing table's choice;
+    connecting a UDP socket sends nothing)."""
+    family = socket.AF_INET6 if ipaddress.ip_address(peer).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((peer, 9))
+        return str(probe.getsockname()[0])

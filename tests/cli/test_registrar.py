@@ -381,3 +381,13 @@ def test_a_usage_error_is_one_line_and_exit_status_2_for_real() -> None:
     out, err = process.communicate(timeout=60)
     assert (process.returncode, out) == (2, "")
     assert err.count("\n") == 1 and "add --min-address-scope loopback" in err
+
+
+def test_over_udp_a_client_binds_the_address_it_reaches_the_registrar_from() -> None:
+    """No --local: toward a registrar on loopback (or none), the loopback system; toward one
+    elsewhere, the source address this machine's routing picks for it."""
+    args = argparse.Namespace(transport="udp")
+    assert transport.on_loopback(args, [], [])
+    assert transport.on_loopback(args, [], ["127.0.0.1"])
+    assert not transport.on_loopback(args, [], ["192.0.2.1"])
+    assert transport.source_toward("127.0.0.5") == "127.0.0.1"
