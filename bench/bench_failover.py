@@ -158,7 +158,13 @@ class Bench:
         name = f"pe{n}-{kind}-{time.monotonic_ns()}"
         if kind == "RSPLIB":
             server = rsplib.server(
-                host, OUT, self.at, service="pingpong", identifier=pe_id, name=name
+                host,
+                OUT,
+                self.at,
+                service="pingpong",
+                pool_handle="PingPongPool",
+                identifier=pe_id,
+                name=name,
             )
             server.wait_for(rsplib.PE_REGISTERED, timeout=SLOW)
             return server
@@ -230,13 +236,14 @@ class Bench:
 
 def timeline(path: Path, host: Host) -> str:
     """One line per SCTP packet of interest in the capture: ms since the first, and what."""
-    fields = ["frame.time_relative", "ip.src", "ip.dst", "sctp.chunk_type",
-              "asap.message_type", "sctp.data_payload_proto_id"]  # fmt: skip
+    fields = ["frame.time_relative", "ip.src", "sctp.srcport", "ip.dst", "sctp.dstport",
+              "sctp.chunk_type", "sctp.data_payload_proto_id", "asap.message_type",
+              "asap.pe_identifier"]  # fmt: skip
     argv = ["tshark", "-r", str(path), "-Y", "sctp", "-T", "fields", "-E", "separator=|"]
     for name in fields:
         argv += ["-e", name]
     out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
-    return "\n".join(f"    {line}" for line in out.splitlines()[-60:])
+    return "\n".join(f"    {line}" for line in out.splitlines()[-150:])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -244,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     import rserpool
 
     print(f"rserpool from {Path(rserpool.__file__).parent}", flush=True)
-    setups = [Setup(*s) for s in SETUPS if not args.only or s[0].startswith(args.only)]
+    setups = [Setup(*s) for s in SETUPS[: args.setups]]
     with Topology() as topology:
         bench = Bench(topology, args)
         for number in range(args.passes):
@@ -293,7 +300,7 @@ def main() -> int:
     parser.add_argument("--failovers", type=int, default=3, help="per setup and pass")
     parser.add_argument("--count", type=int, default=300, help="pings for messages/s (0: none)")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
-    parser.add_argument("--only", help="setups whose name starts with this")
+    parser.add_argument("--setups", type=int, default=len(SETUPS), help="the first N setups")
     parser.add_argument("--capture", action="store_true", help="tshark timeline per failover")
     args = parser.parse_args()
     if args.guest:

@@ -126,7 +126,7 @@ def run_round(
     target: Target, gen: Host, args: argparse.Namespace, number: int, prefix: Sequence[str]
 ) -> RoundResult:
     """Start the registrar, register, resolve, time single resolutions, register up to
-    ``--more-pes``, sampling its RSS; stop it again."""
+    ``--more-pes`` (in the last round), sampling its RSS; stop it again."""
     result = RoundResult(target.label)
     process = target.start(f"{target.label.lower()}-{number}", prefix)
     channels: list[Channel] = []
@@ -182,7 +182,7 @@ def run_round(
         if counting:
             result.steps = read_steps(process, pid)
 
-        if args.more_pes > args.pes:
+        if args.more_pes > args.pes and number == args.rounds:  # once: RSS is not noisy
             more = requests_for(
                 target.local,
                 iter(range(FIRST_BIG_ID + args.pes, FIRST_BIG_ID + args.more_pes)),
@@ -451,9 +451,11 @@ def table(columns: dict[str, list[list[Row]]], header: tuple[str, str] = ("ours"
         f"{'metric':<44} {header[0]:>10} {header[1]:>10} {'ratio':>7} {'goal':>7}",
         "-" * 82,
     ]
-    for i, (metric, _, fmt, goal) in enumerate(ours[0]):
-        mine = statistics.median(m[i][1] for m in ours)
-        other = statistics.median(m[i][1] for m in theirs)
+    rows = max(ours, key=len)  # the round that measured the most (10^5 PEs: the last one)
+    for metric, _, fmt, goal in rows:
+        mine = statistics.median(v for m in ours for name, v, _, _ in m if name == metric)
+        found = [v for m in theirs for name, v, _, _ in m if name == metric]
+        other = statistics.median(found) if found else 0.0
         ratio = f"{mine / other:.2f}" if other else "-"
         lines.append(f"{metric:<44} {mine:>10{fmt}} {other:>10{fmt}} {ratio:>7} {goal:>7}")
     return "\n".join(lines)
@@ -515,7 +517,7 @@ def run(args: argparse.Namespace) -> int:
             if args.profile:  # the CLI ends cleanly on SIGTERM, so cProfile writes its file
                 python += ["-m", "cProfile", "-o", str(LOGDIR / f"{name}.prof")]
             argv = [*python, *our_argv(addr, addr, 0x102, [])]
-            if args.steps:  # python bench/trio_steps.py registrar ...: counts per phase
+            if args.steps and "valgrind" not in prefix:  # trio_steps.py: counts per phase
                 argv[argv.index("-m") : argv.index("-m") + 2] = [str(STEPS)]
             return Process(ours_host, argv, LOGDIR / f"{name}.log", name="rserpool")
 
@@ -579,8 +581,7 @@ def run(args: argparse.Namespace) -> int:
         if args.callgrind:
             pin({0} if one_cpu else None)
             for target in targets:
-                if target.label in ("ours", "RSPLIB"):
-                    callgrind[target.label] = callgrind_round(target, gen, args, one_cpu)
+                callgrind[target.label] = callgrind_round(target, gen, args, one_cpu)
     took = time.monotonic() - began
     print(
         f"\n== registrar benchmark: {args.pes + SMALL_PES + THREE_PES:,} PEs (then"
@@ -608,12 +609,18 @@ def run(args: argparse.Namespace) -> int:
     if "ours" in callgrind and "RSPLIB" in callgrind:
         print(f"\n== callgrind: user-space instructions per operation (the kernel's SCTP not"
               f" included), {args.callgrind_ops} operations each ==")  # fmt: skip
-        print(f"{'operation':<44} {'ours':>10} {'RSPLIB':>10} {'ratio':>7}")
+        baseline = "before" in callgrind
+        print(f"{'operation':<40} {'ours':>10} {'RSPLIB':>10} {'ratio':>7}"
+              + (f" {'before':>10} {'ours/before':>11}" if baseline else ""))  # fmt: skip
         for key, name in (("register", "Registration"), ("resolve", "Handle Resolution (items=3)"),
-                          ("single", "Handle Resolution, window 1 (items=1)")):  # fmt: skip
+                          ("single", "Handle Resolution, window 1")):  # fmt: skip
             mine, theirs = callgrind["ours"][key], callgrind["RSPLIB"][key]
             ratio = f"{mine / theirs:.1f}" if theirs else "-"
-            print(f"{name:<44} {mine:>10,.0f} {theirs:>10,.0f} {ratio:>7}")
+            line = f"{name:<40} {mine:>10,.0f} {theirs:>10,.0f} {ratio:>7}"
+            if baseline:
+                old = callgrind["before"][key]
+                line += f" {old:>10,.0f} {mine / old if old else 0:>11.2f}"
+            print(line)
     if args.profile and "ours" in results:
         print_profile(LOGDIR / f"ours-{args.rounds}.prof", args.profile_top)
     return 0
