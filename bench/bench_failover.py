@@ -154,13 +154,14 @@ class Bench:
 
     def pe(self, kind: str, n: int) -> Process:
         host = self.pe_hosts[n - 1]
+        at = f"{self.reg_addresses[n - 1]}:{rsplib.ASAP_PORT}"  # on its own link to pu
         pe_id = 0x2000 + n
         name = f"pe{n}-{kind}-{time.monotonic_ns()}"
         if kind == "RSPLIB":
             server = rsplib.server(
                 host,
                 OUT,
-                self.at,
+                at,
                 service="pingpong",
                 pool_handle="PingPongPool",
                 identifier=pe_id,
@@ -169,7 +170,7 @@ class Bench:
             server.wait_for(rsplib.PE_REGISTERED, timeout=SLOW)
             return server
         argv = [sys.executable, "-u", "-m", "rserpool", "server", "--pingpong",
-                f"--registrar={self.at}", f"--identifier={pe_id:#x}", "--asap-announce=off",
+                f"--registrar={at}", f"--identifier={pe_id:#x}", "--asap-announce=off",
                 f"--log-level={self.args.log_level}"]  # fmt: skip
         server = Process(host, argv, OUT / f"{name}.log", name=name)
         server.wait_for(rf"Registration: PE \${pe_id:08x}", timeout=SLOW)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import selectors
 import socket
 import struct
@@ -146,6 +147,12 @@ def own_cpu() -> tuple[float, float]:
     return times.user, times.system
 
 
+def own_switches() -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw, usage.ru_nivcsw
+
+
 def program_name(pid: int) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
 
@@ -178,6 +185,8 @@ class PhaseResult:
     reg_user: float = 0.0
     reg_sys: float = 0.0
     selects: int = 0  # generator select() calls that returned events
+    gen_switches: int = 0  # the generator's voluntary context switches (it slept)
+    gen_preempted: int = 0  # and involuntary ones (another task took the CPU)
     reply_bytes: int = 0
     rtts: list[float] = field(default_factory=list)  # window 1 only: seconds per round trip
     snmp: dict[str, int] = field(default_factory=dict)  # generator namespace, deltas
@@ -213,7 +222,8 @@ class PhaseResult:
 
     def add(self, other: PhaseResult) -> None:
         """Sum a worker's counts into this one (the longest worker's duration)."""
-        for name in ("count", "bad", "checked", "keep_alives", "selects", "reply_bytes"):
+        for name in ("count", "bad", "checked", "keep_alives", "selects", "reply_bytes",
+                     "gen_switches", "gen_preempted"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.gen_user += other.gen_user
         self.gen_sys += other.gen_sys
@@ -261,6 +271,7 @@ def drive(
             channel.outstanding += 1
 
     user0, sys0 = own_cpu()
+    switches0 = own_switches()
     start = time.perf_counter()
     for channel in channels:
         refill(channel)
@@ -294,6 +305,9 @@ def drive(
     result.seconds = time.perf_counter() - start
     user1, sys1 = own_cpu()
     result.gen_user, result.gen_sys = user1 - user0, sys1 - sys0
+    switches1 = own_switches()
+    result.gen_switches = switches1[0] - switches0[0]
+    result.gen_preempted = switches1[1] - switches0[1]
     selector.close()
     return result
 
