@@ -524,6 +524,8 @@ def run(args: argparse.Namespace) -> int:
             argv = [*python, *our_argv(addr, addr, 0x102, [])]
             if args.steps and "valgrind" not in prefix:  # trio_steps.py: counts per phase
                 argv[argv.index("-m") : argv.index("-m") + 2] = [str(STEPS)]
+                if args.cprofile:  # and cProfile over the window-1 phase
+                    argv = ["env", f"RSERPOOL_CPROFILE={LOGDIR / name}.window1.prof", *argv]
             return Process(ours_host, argv, LOGDIR / f"{name}.log", name="rserpool")
 
         def rsplib_extra() -> list[str]:
@@ -607,6 +609,9 @@ def run(args: argparse.Namespace) -> int:
         if args.steps and label != "RSPLIB":
             print(f"\n== {label}: Trio scheduler per window-1 Handle Resolution (last round) ==")
             print(steps_table(rounds[-1].steps, rounds[-1].phases["latency"].count), flush=True)
+            if args.cprofile:
+                ops = rounds[-1].phases["latency"].count
+                print_window1_profile(LOGDIR / f"{label}-{args.rounds}.window1.prof", ops)
     if scale["2x ours"] and scale["1x RSPLIB"]:
         print(f"\n== scale-out: two generator workers, {ncpu} vCPUs, nothing pinned;"
               f" {args.scale_rounds} round(s), medians ==")  # fmt: skip
@@ -629,6 +634,26 @@ def run(args: argparse.Namespace) -> int:
     if args.profile and "ours" in results:
         print_profile(LOGDIR / f"ours-{args.rounds}.prof", args.profile_top)
     return 0
+
+
+def print_window1_profile(path: Path, ops: int, top: int = 30) -> None:
+    """cProfile over the window-1 phase: the functions by own time, in µs per operation."""
+    import pstats
+
+    if not path.exists():
+        print(f"no profile at {path}", flush=True)
+        return
+    stats = pstats.Stats(str(path))
+    rows = []
+    for (file, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append((tottime, cumtime, calls, f"{Path(file).name}:{line}({func})"))
+    total = sum(r[0] for r in rows if "epoll" not in r[3])  # not the waiting
+    print(f"  cProfile (slower than the plain run), {1e6 * total / ops:.0f} µs/op besides epoll;"
+          f" own time per op, calls per op, with callees per op:")  # fmt: skip
+    for tottime, cumtime, calls, name in sorted(rows, reverse=True)[:top]:
+        print(f"  {1e6 * tottime / ops:7.0f} µs {calls / ops:6.2f}x {1e6 * cumtime / ops:7.0f} µs"
+              f"  {name}")  # fmt: skip
+    sys.stdout.flush()
 
 
 def print_profile(path: Path, top: int) -> None:
@@ -680,6 +705,11 @@ def main() -> int:
         " print its top functions (profiles in build/bench-registrar/logs/ours-N.prof)",
     )
     parser.add_argument("--profile-top", type=int, default=45, metavar="N")
+    parser.add_argument(
+        "--cprofile",
+        action="store_true",
+        help="with --steps: cProfile over the window-1 phase of our registrar, per operation",
+    )
     args = parser.parse_args()
     if args.guest:
         from interop.capabilities import Capabilities

@@ -4,11 +4,14 @@ counts what the scheduler does, for finding where a one-request-at-a-time round 
 It counts the run loop's passes (one I/O wait each; how long they waited and how long the
 loop spent outside them) and each task's steps and their time. SIGUSR2 prints the counts
 since the last SIGUSR2 as one line, ``trio-steps {...}`` (JSON), to standard error and starts
-again: send one before and one after a phase and divide by the operations in between.
+again: send one before and one after a phase and divide by the operations in between. With
+``RSERPOOL_CPROFILE=PATH`` in the environment, cProfile runs from one SIGUSR2 to the next and its
+statistics are written to PATH.
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import runpy
@@ -22,7 +25,9 @@ import trio
 
 
 class Steps(trio.abc.Instrument):
-    def __init__(self) -> None:
+    def __init__(self, profile_to: str | None = None) -> None:
+        self.profile_to = profile_to
+        self.profiler: cProfile.Profile | None = None
         self.reset()
         self._io_started = 0.0
         self._step_started = 0.0
@@ -59,11 +64,19 @@ class Steps(trio.abc.Instrument):
             "step_seconds": dict(self.step_seconds),
         }
         print(f"trio-steps {json.dumps(document)}", file=sys.stderr, flush=True)
+        if self.profile_to:
+            if self.profiler is None:
+                self.profiler = cProfile.Profile()
+                self.profiler.enable()
+            else:
+                self.profiler.disable()
+                self.profiler.dump_stats(self.profile_to)
+                self.profiler = None
         self.reset()
 
 
 def main() -> None:
-    steps = Steps()
+    steps = Steps(os.environ.get("RSERPOOL_CPROFILE"))
     signal.signal(signal.SIGUSR2, steps.report)
     plain_run = trio.run
 
