@@ -20,6 +20,10 @@ new association and the first reply): where the time goes.
 
 Messages/s: ``rserpool pingpong --interval 0`` (one Ping outstanding at a time).
 
+Program logs go to a directory in the guest's memory while they run (``RSERPOOL_BENCH_LOGS``) and
+are copied to build/bench/ at the end: a line written to the shared directory costs a round
+trip to the host, and our PE and registrar write one during a failover at ``--log-level info``.
+
 Run: ``.venv/bin/python bench/bench_failover.py --guest`` (boots the test guest) or, where the
 kernel has SCTP and we are root, without ``--guest``. Prints; nothing is timed against a limit.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,6 +54,11 @@ INTERVAL = 100  # ms between Pings
 ACK = re.compile(r"Ack #(?P<n>\d+) from PE \$(?P<pe>[0-9a-fA-F]{8})")
 SLOW = 180  # s: Python startup and registrar hunts under TCG
 OUT = Path(os.environ.get("RSERPOOL_BENCH_OUT", REPO / "build" / "bench"))
+# Program logs and captures are written here while the programs run: in the guest a directory
+# of its RAM overlay, copied to OUT at the end. Logging to OUT itself (the shared directory,
+# 9p) costs each written line a round trip to the host: tens of ms under load, in the middle
+# of a failover (a PE tells its new session, a registrar the PE it removed).
+LOGS = Path(os.environ.get("RSERPOOL_BENCH_LOGS", OUT))
 
 
 class StampedClient:
@@ -140,7 +150,7 @@ class Bench:
     def registrar(self, kind: str) -> Process:
         if kind == "RSPLIB":
             extra = ["-asapannounce=off", "-enrpannounce=off"]
-            return rsplib.registrar(self.pu, OUT, self.reg_addresses, identifier=0x101,
+            return rsplib.registrar(self.pu, LOGS, self.reg_addresses, identifier=0x101,
                                     extra=extra, name=f"rspregistrar-{self.runs}")  # fmt: skip
         first, *rest = self.reg_addresses
         asap = ",".join([f"{first}:{rsplib.ASAP_PORT}", *rest])
@@ -148,7 +158,7 @@ class Bench:
         argv = [sys.executable, "-u", "-m", "rserpool", "registrar", f"--asap={asap}",
                 f"--enrp={enrp}", "--identifier=0x101", "--asap-announce=off",
                 "--enrp-announce=off", f"--log-level={self.args.log_level}"]  # fmt: skip
-        process = Process(self.pu, argv, OUT / f"pu-registrar-{self.runs}.log", name="rserpool")
+        process = Process(self.pu, argv, LOGS / f"pu-registrar-{self.runs}.log", name="rserpool")
         process.wait_for(r"Registrar \$00000101 running", timeout=SLOW)
         return process
 
@@ -160,7 +170,7 @@ class Bench:
         if kind == "RSPLIB":
             server = rsplib.server(
                 host,
-                OUT,
+                LOGS,
                 at,
                 service="pingpong",
                 pool_handle="PingPongPool",
@@ -172,7 +182,7 @@ class Bench:
         argv = [sys.executable, "-u", "-m", "rserpool", "server", "--pingpong",
                 f"--registrar={at}", f"--identifier={pe_id:#x}", "--asap-announce=off",
                 f"--log-level={self.args.log_level}"]  # fmt: skip
-        server = Process(host, argv, OUT / f"{name}.log", name=name)
+        server = Process(host, argv, LOGS / f"{name}.log", name=name)
         server.wait_for(rf"Registration: PE \${pe_id:08x}", timeout=SLOW)
         return server
 
@@ -201,8 +211,8 @@ class Bench:
         if self.args.capture:
             from interop.capture import Capture
 
-            capture = Capture(self.pu, OUT / f"failover-{tag}.pcapng").start()
-        client = StampedClient(self.pu, self.client_argv(setup.client), OUT / f"client-{tag}.log")
+            capture = Capture(self.pu, LOGS / f"failover-{tag}.pcapng").start()
+        client = StampedClient(self.pu, self.client_argv(setup.client), LOGS / f"client-{tag}.log")
         try:
             acks = client.wait_acks(5, SLOW)
             last_at, _, victim_id = acks[-1]
@@ -219,6 +229,8 @@ class Bench:
                 time.sleep(0.01)
             last_victim = max(a[0] for a in client.acks() if a[2] == victim_id)
         finally:
+            if capture is not None:
+                time.sleep(0.5)  # the new PE's reply reaches the capture file
             client.stop()
         if capture is not None:
             capture.process.stop()
@@ -249,6 +261,7 @@ def timeline(path: Path, host: Host) -> str:
 
 def run(args: argparse.Namespace) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
     import rserpool
 
     print(f"rserpool from {Path(rserpool.__file__).parent}", flush=True)
@@ -266,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
             server = bench.pe("RSPLIB", 1)
             fast = Process(bench.pu, [sys.executable, "-u", "-m", "rserpool", "pingpong",
                                       f"--registrar={bench.at}", "--interval=0",
-                                      f"--count={args.count}"], OUT / "rate.log")  # fmt: skip
+                                      f"--count={args.count}"], LOGS / "rate.log")  # fmt: skip
             fast.wait_for(r"Ack #1 from", timeout=SLOW)
             first = time.monotonic()
             fast.wait_for(rf"Ack #{args.count} from", timeout=600)
@@ -275,6 +288,9 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
             registrar.stop()
 
+    if LOGS != OUT:
+        for path in LOGS.iterdir():
+            shutil.copy(path, OUT / path.name)
     print(f"\n== Failover, pingpong client with a Ping every {INTERVAL} ms: killed PE's last"
           " Ack -> the other PE's first Ack (ms; QEMU TCG guest; medians) ==")  # fmt: skip
     print(f"{'client':<15} {'setup':<30} {'median':>7} {'min':>6} {'max':>6} {'from kill':>10}"
@@ -313,7 +329,7 @@ def main() -> int:
             rwdir = REPO / "build" / "bench"
             passed = [a for a in sys.argv[1:] if a != "--guest"]
             command = " ".join([sys.executable, "bench/bench_failover.py", *passed])
-            env = {"RSERPOOL_BENCH_OUT": str(rwdir)}
+            env = {"RSERPOOL_BENCH_OUT": str(rwdir), "RSERPOOL_BENCH_LOGS": "/tmp/bench-logs"}
             return Guest(rwdir).run(command, env).returncode
     return run(args)
 
