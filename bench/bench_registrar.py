@@ -84,7 +84,8 @@ MENTOR_MS = 1000  # startup phase (no peers to find): the least both accept; we 
 SMALL, BIG, THREE = b"Small", b"Big", b"Three"
 SMALL_PES, THREE_PES = 10, 3
 FIRST_BIG_ID = 100  # Small and Three take ids 1..13
-RWDIR = REPO / "build" / "bench-registrar"  # a guest of its own: its script lives here
+# a guest of its own: its script lives here (another directory for a second guest at once)
+RWDIR = Path(os.environ.get("RSERPOOL_BENCH_RWDIR", REPO / "build" / "bench-registrar"))
 LOGDIR = RWDIR / "logs"
 STEPS = Path(__file__).resolve().parent / "trio_steps.py"
 RSPLIB_LEVEL = {"warning": 2, "info": 3}  # RSPLIB's -loglevel for our --log-level
@@ -724,7 +725,8 @@ def main() -> int:
                 )
             passed = [a for a in sys.argv[1:] if a != "--guest"]
             command = " ".join(["python bench/bench_registrar.py", *passed])
-            done = Guest(RWDIR, GuestConfig(cpus=args.cpus)).run(command)
+            env = {"RSERPOOL_BENCH_RWDIR": str(RWDIR)}
+            done = Guest(RWDIR, GuestConfig(cpus=args.cpus)).run(command, env)
             boot, took = done.boot_seconds or 0, done.script_seconds or 0
             print(f"guest boot {boot:.0f} s, script {took:.0f} s", flush=True)
             return done.returncode
