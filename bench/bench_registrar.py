@@ -199,6 +199,9 @@ def run_round(
     finally:
         for channel in channels:
             channel.close()
+        if process.popen.poll() is not None:  # it died under us: say how
+            print(f"  {target.label} exited with {process.popen.returncode}", flush=True)
+            print(subprocess.run(["dmesg"], capture_output=True, text=True).stdout[-1500:])
         process.stop()
     result.log_bytes = sum(
         p.stat().st_size for p in LOGDIR.glob(f"*{target.label.lower()}-{number}*")
@@ -675,6 +678,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--guest", action="store_true", help="run inside the test guest")
     parser.add_argument("--cpus", type=int, default=2, help="the guest's vCPUs (--guest)")
+    parser.add_argument("--memory", default="512M", help="the guest's memory (--guest)")
     parser.add_argument("--pes", type=int, default=10_000, help="PEs in pool Big")
     parser.add_argument("--more-pes", type=int, default=100_000, help="then Big grows to this")
     parser.add_argument("--seconds", type=float, default=8.0, help="per resolution phase")
@@ -726,7 +730,8 @@ def main() -> int:
             passed = [a for a in sys.argv[1:] if a != "--guest"]
             command = " ".join(["python bench/bench_registrar.py", *passed])
             env = {"RSERPOOL_BENCH_RWDIR": str(RWDIR)}
-            done = Guest(RWDIR, GuestConfig(cpus=args.cpus)).run(command, env)
+            config = GuestConfig(cpus=args.cpus, memory=args.memory)
+            done = Guest(RWDIR, config).run(command, env)
             boot, took = done.boot_seconds or 0, done.script_seconds or 0
             print(f"guest boot {boot:.0f} s, script {took:.0f} s", flush=True)
             return done.returncode
