@@ -2,6 +2,11 @@
 to RSPLIB's behind rspregistrar (and the two mixes), all with RSPLIB's ``pingpongclient``; and
 our ``rserpool pingpong`` client next to ``pingpongclient`` on RSPLIB's PEs and registrar.
 
+The last two rows compare the transports: our client, PEs and registrar on kernel SCTP, then
+all of them on our SCTP over UDP (``--transport udp``: each on its own address, UDP port
+9899). Over UDP nothing in the killed PE's kernel answers; the next packet to it meets an ICMP
+port unreachable, which ends the association (RFC 6951 §5.5) as the kernel's ABORT does.
+
 Hosts (network namespaces, the harness's tuned SCTP profile): ``pu`` runs the registrar and the
 client, ``pe1`` and ``pe2`` each run a PingPong PE (``rspserver -pingpong`` or ``rserpool server
 --pingpong``) with one veth link to ``pu`` (every address a PE registers is reachable). Both
@@ -121,16 +126,19 @@ class Setup:
     client: str  # "pingpongclient" or "rserpool"
     pes: str  # "ours" or "RSPLIB"
     registrar: str  # "ours" or "RSPLIB"
+    transport: str = "kernel"  # "udp": ours all on our SCTP over UDP (--transport udp)
     from_last: list[float] = field(default_factory=list)  # ms
     from_kill: list[float] = field(default_factory=list)  # ms
 
 
 SETUPS = [
-    ("RSPLIB PEs + rspregistrar", "pingpongclient", "RSPLIB", "RSPLIB"),
-    ("our PEs + our registrar", "pingpongclient", "ours", "ours"),
-    ("our PEs + rspregistrar", "pingpongclient", "ours", "RSPLIB"),
-    ("RSPLIB PEs + our registrar", "pingpongclient", "RSPLIB", "ours"),
-    ("our client, RSPLIB PEs + reg.", "rserpool", "RSPLIB", "RSPLIB"),
+    ("RSPLIB PEs + rspregistrar", "pingpongclient", "RSPLIB", "RSPLIB", "kernel"),
+    ("our PEs + our registrar", "pingpongclient", "ours", "ours", "kernel"),
+    ("our PEs + rspregistrar", "pingpongclient", "ours", "RSPLIB", "kernel"),
+    ("RSPLIB PEs + our registrar", "pingpongclient", "RSPLIB", "ours", "kernel"),
+    ("our client, RSPLIB PEs + reg.", "rserpool", "RSPLIB", "RSPLIB", "kernel"),
+    ("all ours on kernel SCTP", "rserpool", "ours", "ours", "kernel"),
+    ("all ours over UDP", "rserpool", "ours", "ours", "udp"),
 ]
 
 
@@ -147,7 +155,7 @@ class Bench:
         self.at = f"{self.reg_addresses[0]}:{rsplib.ASAP_PORT}"
         self.runs = 0
 
-    def registrar(self, kind: str) -> Process:
+    def registrar(self, kind: str, transport: str = "kernel") -> Process:
         if kind == "RSPLIB":
             extra = ["-asapannounce=off", "-enrpannounce=off"]
             return rsplib.registrar(self.pu, LOGS, self.reg_addresses, identifier=0x101,
@@ -157,12 +165,13 @@ class Bench:
         enrp = ",".join([f"{first}:{rsplib.ENRP_PORT}", *rest])
         argv = [sys.executable, "-u", "-m", "rserpool", "registrar", f"--asap={asap}",
                 f"--enrp={enrp}", "--identifier=0x101", "--asap-announce=off",
-                "--enrp-announce=off", f"--log-level={self.args.log_level}"]  # fmt: skip
+                "--enrp-announce=off", f"--log-level={self.args.log_level}",
+                f"--transport={transport}"]  # fmt: skip
         process = Process(self.pu, argv, LOGS / f"pu-registrar-{self.runs}.log", name="rserpool")
         process.wait_for(r"Registrar \$00000101 running", timeout=SLOW)
         return process
 
-    def pe(self, kind: str, n: int) -> Process:
+    def pe(self, kind: str, n: int, transport: str = "kernel") -> Process:
         host = self.pe_hosts[n - 1]
         at = f"{self.reg_addresses[n - 1]}:{rsplib.ASAP_PORT}"  # on its own link to pu
         pe_id = 0x2000 + n
@@ -181,22 +190,22 @@ class Bench:
             return server
         argv = [sys.executable, "-u", "-m", "rserpool", "server", "--pingpong",
                 f"--registrar={at}", f"--identifier={pe_id:#x}", "--asap-announce=off",
-                f"--log-level={self.args.log_level}"]  # fmt: skip
+                f"--log-level={self.args.log_level}", f"--transport={transport}"]  # fmt: skip
         server = Process(host, argv, LOGS / f"{name}.log", name=name)
         server.wait_for(rf"Registration: PE \${pe_id:08x}", timeout=SLOW)
         return server
 
-    def client_argv(self, kind: str) -> list[str]:
+    def client_argv(self, kind: str, transport: str = "kernel") -> list[str]:
         if kind == "rserpool":
             return [sys.executable, "-u", "-m", "rserpool", "pingpong", f"--registrar={self.at}",
-                    f"--interval={INTERVAL}"]  # fmt: skip
+                    f"--interval={INTERVAL}", f"--transport={transport}"]  # fmt: skip
         return ["stdbuf", "-oL", "pingpongclient", f"-registrar={self.at}",
                 f"-interval={INTERVAL}"]  # fmt: skip
 
     def run_setup(self, setup: Setup, failovers: int) -> None:
         self.runs += 1
-        registrar = self.registrar(setup.registrar)
-        servers = {1: self.pe(setup.pes, 1), 2: self.pe(setup.pes, 2)}
+        registrar = self.registrar(setup.registrar, setup.transport)
+        servers = {n: self.pe(setup.pes, n, setup.transport) for n in (1, 2)}
         try:
             for f in range(failovers):
                 self.failover(setup, servers, f)
@@ -212,7 +221,8 @@ class Bench:
             from interop.capture import Capture
 
             capture = Capture(self.pu, LOGS / f"failover-{tag}.pcapng").start()
-        client = StampedClient(self.pu, self.client_argv(setup.client), LOGS / f"client-{tag}.log")
+        argv = self.client_argv(setup.client, setup.transport)
+        client = StampedClient(self.pu, argv, LOGS / f"client-{tag}.log")
         try:
             acks = client.wait_acks(5, SLOW)
             last_at, _, victim_id = acks[-1]
@@ -234,7 +244,7 @@ class Bench:
             client.stop()
         if capture is not None:
             capture.process.stop()
-        servers[victim] = self.pe(setup.pes, victim)
+        servers[victim] = self.pe(setup.pes, victim, setup.transport)
         if first_new is None:
             print(f"  {setup.name} #{f + 1}: no failover within 30 s", flush=True)
             return
