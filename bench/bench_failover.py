@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     import rserpool
 
     print(f"rserpool from {Path(rserpool.__file__).parent}", flush=True)
-    setups = [Setup(*s) for s in SETUPS[: args.setups]]
+    setups = [Setup(*s) for s in SETUPS[: args.setups] if args.only in s[0]]
     with Topology() as topology:
         bench = Bench(topology, args)
         for number in range(args.passes):
@@ -328,6 +328,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=300, help="pings for messages/s (0: none)")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
     parser.add_argument("--setups", type=int, default=len(SETUPS), help="the first N setups")
+    parser.add_argument("--only", default="", metavar="TEXT", help="setups named with TEXT")
     parser.add_argument("--capture", action="store_true", help="tshark timeline per failover")
     args = parser.parse_args()
     if args.guest:

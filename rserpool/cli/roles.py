@@ -231,8 +231,9 @@ def add_common_options(p: argparse.ArgumentParser, *, pool_element: bool) -> Non
 def make_host(args: argparse.Namespace, *, role: transport.Role) -> Host:
     """The host ``--transport`` names, bound to ``--local``'s addresses; told on one line.
 
-    SCTP over UDP with no ``--local``: the address this machine reaches the first
-    ``--registrar`` from; without one (or with one on loopback), this machine's loopback (see
+    SCTP over UDP with no ``--local``: a PE the address this machine reaches the first
+    ``--registrar`` from, a PU every address of the machine; without a registrar elsewhere
+    than on loopback, this machine's loopback (see
     :mod:`rserpool.cli.transport`): the registrar is looked for at 127.0.0.1:3863, announces
     are not listened for, and a pool element registers its loopback address."""
     addresses = [str(a) for a in args.local[0]]

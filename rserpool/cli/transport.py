@@ -18,13 +18,17 @@ With ``udp`` and no local address given, everything stays on this machine's loop
 each 127.0.0.x is an address of its own: a registrar takes 127.0.0.1, a pool element the first
 of 127.0.0.2, 127.0.0.3, ... whose port 9899 is free, and pool elements and users look for the
 registrar at 127.0.0.1:3863 instead of listening for announces (loopback carries no multicast).
+Given a ``--registrar`` elsewhere and no address, a pool element binds the address this
+machine reaches that registrar from, and a pool user every address of the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import ipaddress
 import socket
+import struct
 from collections.abc import Sequence
 from typing import Literal
 
@@ -35,7 +39,8 @@ Role = Literal["registrar", "pool element", "client"]
 UDP_PORT = 9899
 LOOPBACK_REGISTRAR = "127.0.0.1"
 LOOPBACK_POOL = [f"127.0.0.{n}" for n in range(2, 255)]
-SCTP_MISSING = (93, 94, 97)  # EPROTONOSUPPORT, ESOCKTNOSUPPORT, EAFNOSUPPORT
+SCTP_MISSING = (93, 94, 97)
+SIOCGIFADDR = 0x8915  # EPROTONOSUPPORT, ESOCKTNOSUPPORT, EAFNOSUPPORT
 
 
 def add_transport_options(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +124,11 @@ def _userland(
         port = 0 if role == "client" else UDP_PORT
     wanted = [a for a in addresses if not ipaddress.ip_address(a).is_unspecified]
     if not wanted and not on_loopback(args, addresses, toward):
-        wanted = [source_toward(toward[0])]
+        # a client binds every address, as a kernel socket bound to the wildcard would (a PE
+        # may sit behind any of the machine's links); a PE registers the one it reaches its
+        # registrar from
+        wanted = machine_addresses() if role == "client" else []
+        wanted = wanted or [source_toward(toward[0])]
     if wanted:
         return UserlandHost(wanted, port)
     if role != "pool element":
@@ -142,6 +151,23 @@ def on_loopback(
     if [a for a in addresses if not ipaddress.ip_address(a).is_unspecified]:
         return False
     return not toward or ipaddress.ip_address(toward[0]).is_loopback
+
+
+def machine_addresses() -> list[str]:
+    """This machine's (this network namespace's) IPv4 addresses that can leave it: one per
+    interface that has one, loopback and link-local left out. Linux (SIOCGIFADDR)."""
+    found: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _index, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            try:
+                answer = fcntl.ioctl(probe.fileno(), SIOCGIFADDR, request)
+            except OSError:  # no IPv4 address on it
+                continue
+            address = ipaddress.ip_address(answer[20:24])
+            if not (address.is_loopback or address.is_link_local):
+                found.append(str(address))
+    return found
 
 
 def source_toward(peer: str) -> str:
