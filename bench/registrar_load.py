@@ -97,7 +97,7 @@ class Channel:
         self.sock.close()
 
 
-def open_channel(gen: Host, local: str, remote: str, name: str, timeout: float = 90) -> Channel:
+def open_channel(gen: Host, local: str, remote: str, name: str, timeout: float = 300) -> Channel:
     """Associate from ``local`` (the generator's veth address) to the registrar's ASAP port,
     retrying until the registrar listens. SCTP_NODELAY, as both registrars' sockets."""
     deadline = time.monotonic() + timeout
