@@ -39,8 +39,8 @@ Role = Literal["registrar", "pool element", "client"]
 UDP_PORT = 9899
 LOOPBACK_REGISTRAR = "127.0.0.1"
 LOOPBACK_POOL = [f"127.0.0.{n}" for n in range(2, 255)]
-SCTP_MISSING = (93, 94, 97)
-SIOCGIFADDR = 0x8915  # EPROTONOSUPPORT, ESOCKTNOSUPPORT, EAFNOSUPPORT
+SCTP_MISSING = (93, 94, 97)  # EPROTONOSUPPORT, ESOCKTNOSUPPORT, EAFNOSUPPORT
+SIOCGIFADDR = 0x8915  # Linux: an interface's IPv4 address
 
 
 def add_transport_options(parser: argparse.ArgumentParser) -> None:
