@@ -126,7 +126,11 @@ def test_our_pool_user_fails_over_between_rspservers(setup: Setup, artifacts: Pa
         output = client.output()
         assert "FAILOVER done" in output and "with Cookie Echo" in output, output[-3000:]
         assert summary["failovers"] == "1" and summary["pongs"] == "30"
-        assert summary["gaps"] == summary["dups"] == summary["unanswered"] == "0"
+        assert summary["dups"] == summary["unanswered"] == "0"  # every Ping answered once
+        # rspserver hands out its state (the reply counter) in a cookie after each reply: a
+        # kill between a reply and its cookie makes the next PE count that reply again ("gap
+        # of -1"), which loses no message; more than that would
+        assert int(summary["gaps"]) <= 1, output[-3000:]
     finally:
         for server in servers.values():
             server.stop()
