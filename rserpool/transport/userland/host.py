@@ -87,6 +87,18 @@ class UserlandHost:
             raise TransportError(f"{', '.join(unknown)} is not an address of this host")
         return [ipaddress.ip_address(a) for a in addresses]
 
+    def _open(
+        self,
+        socket: UserlandEndpoint | UserlandListener | UserlandAssociation,
+        port: int,
+        addresses: Sequence[str] | None,
+        params: AssociationParams | None,
+    ) -> None:
+        """Give ``socket`` an SCTP port of this host (0: a free one) with its own endpoint."""
+        config = configure(self.config, params)
+        endpoint_of = make_endpoint(self._local(addresses), config)
+        socket.binding = self._stack.open(port, endpoint_of, socket)
+
     async def sctp_endpoint(
         self,
         port: int = 0,
@@ -94,10 +106,7 @@ class UserlandHost:
         params: AssociationParams | None = None,
     ) -> UserlandEndpoint:
         endpoint = UserlandEndpoint(self.peer_udp_port)
-        config = configure(self.config, params)
-        endpoint.binding = self._stack.open(
-            port, make_endpoint(self._local(addresses), config), endpoint
-        )
+        self._open(endpoint, port, addresses, params)
         await trio.lowlevel.checkpoint()
         return endpoint
 
@@ -108,10 +117,7 @@ class UserlandHost:
         params: AssociationParams | None = None,
     ) -> UserlandListener:
         listener = UserlandListener()
-        config = configure(self.config, params)
-        listener.binding = self._stack.open(
-            port, make_endpoint(self._local(addresses), config), listener
-        )
+        self._open(listener, port, addresses, params)
         await trio.lowlevel.checkpoint()
         return listener
 
@@ -122,10 +128,7 @@ class UserlandHost:
         params: AssociationParams | None = None,
     ) -> UserlandAssociation:
         association = UserlandAssociation()
-        config = configure(self.config, params)
-        association.binding = self._stack.open(
-            0, make_endpoint(self._local(addresses), config), association
-        )
+        self._open(association, 0, addresses, params)
         try:
             await association.connect_and_wait(remote, self.peer_udp_port)
         except BaseException:
