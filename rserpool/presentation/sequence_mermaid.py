@@ -33,10 +33,10 @@ def addresses_shown(participant: Participant) -> list[str]:
 
 
 def text(value: str) -> str:
-    """Text Mermaid takes literally: ``;`` ends a statement, ``#`` starts an entity code,
-    angle brackets would be HTML."""
+    """Text Mermaid takes literally, as entity codes: ``;`` ends a statement, ``#`` and ``%%``
+    start a comment, angle brackets would be HTML."""
     value = " ".join(value.split())
-    for char, code in (("#", "#35;"), (";", "#59;"), ("<", "#60;"), (">", "#62;")):
+    for char, code in (("#", "#35;"), (";", "#59;"), ("%", "#37;"), ("<", "#60;"), (">", "#62;")):
         value = value.replace(char, code)
     return value
 
