@@ -16,9 +16,12 @@ caption is a note over all lifelines at the end.
 
 from __future__ import annotations
 
+import re
+
 from rserpool.presentation.sequence import Arrow, SequenceDiagram
 from rserpool.presentation.sequence_nodes import Participant
 
+_SPECIAL = re.compile(r"[#;%<>]")
 MOST_ADDRESSES = 3  # addresses shown under a lifeline's name; more are counted
 
 
@@ -35,10 +38,7 @@ def addresses_shown(participant: Participant) -> list[str]:
 def text(value: str) -> str:
     """Text Mermaid takes literally, as entity codes: ``;`` ends a statement, ``#`` and ``%%``
     start a comment, angle brackets would be HTML."""
-    value = " ".join(value.split())
-    for char, code in (("#", "#35;"), (";", "#59;"), ("%", "#37;"), ("<", "#60;"), (">", "#62;")):
-        value = value.replace(char, code)
-    return value
+    return _SPECIAL.sub(lambda m: f"#{ord(m.group())};", " ".join(value.split()))
 
 
 def render_mermaid(diagram: SequenceDiagram) -> str:

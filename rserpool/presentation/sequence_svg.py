@@ -26,7 +26,7 @@ CHAR = 6.8  # px: a generous average width of a character at 12 px
 MARGIN = 16
 ROW = 34  # px per message row
 LINE = 14  # px per line of text in a lifeline's box
-MIN_COLUMN, MAX_COLUMN = 150, 330
+MIN_COLUMN, MAX_COLUMN = 150, 280
 COLOURS = {"asap": "#1f5fa8", "enrp": "#2e7d32", "undecodable": "#c62828"}
 SHADE = "#f1f4f8"
 
