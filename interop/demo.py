@@ -27,7 +27,10 @@ from interop.capture import Capture
 from interop.guest import REPO, Guest, GuestConfig
 from interop.processes import Process, rserpool
 from interop.topology import Topology
-from rserpool.capture import Record
+from rserpool.capture import DecodedCapture, Record
+from rserpool.presentation.sequence import sequence_diagram
+from rserpool.presentation.sequence_mermaid import render_mermaid
+from rserpool.presentation.sequence_svg import render_svg
 from rserpool.wire import (
     EndpointKeepAlive,
     EndpointKeepAliveAck,
@@ -154,7 +157,20 @@ def show_trace(capture: Capture, malformed: int, names: dict[tuple[str, int], st
     for name, count in counted.items():
         if count > 1:
             say(f"  ({name}: {count} in all; only the first is shown)")
-    say(f"\nmalformed: {malformed}; pcap {OUT / 'demo.pcapng'}, logs in {OUT}")
+    say(f"\nmalformed: {malformed}; pcap {capture.path}, logs in {OUT}")
+    say(write_diagram(capture.read, capture.path))
+
+
+def write_diagram(decoded: DecodedCapture, capture_path: Path) -> str:
+    """The capture as a sequence diagram next to it (``demo.svg``, and ``demo.mmd`` in
+    Mermaid), as ``rserpool decode demo.pcapng --svg demo.svg`` draws it; the line saying
+    where."""
+    diagram = sequence_diagram(decoded.records, capture_path.name)
+    svg, mermaid = capture_path.with_suffix(".svg"), capture_path.with_suffix(".mmd")
+    svg.write_text(render_svg(diagram), encoding="utf-8")
+    mermaid.write_text(render_mermaid(diagram), encoding="utf-8")
+    return (f"sequence diagram: {svg} (Mermaid text: {mermaid.name}), "
+            f"{len(diagram.participants)} lifelines, {len(diagram.arrows)} arrows")  # fmt: skip
 
 
 def run_demo() -> int:

@@ -14,8 +14,9 @@ what a person would type, with nothing but ``--transport udp``:
     rserpool terminal --transport udp
 
 tshark captures on ``lo`` (UDP port 9899: every SCTP packet of the system is in one such
-datagram) when it may: capturing needs root or dumpcap's capabilities. Without it the demo
-says so in one line and leaves out the explained trace.
+datagram) when it may: capturing needs root or dumpcap's capabilities. Then it explains the
+trace and draws it as a sequence diagram next to the capture (``build/demo/demo.svg``, and
+``demo.mmd`` in Mermaid). Without it the demo says so in one line and leaves both out.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def tell(text: str) -> None:
 def start_capture(machine: ThisMachine, path: Path) -> Capture | None:
     """tshark on ``lo`` if it can capture here; None (and one line saying why) if not."""
     if shutil.which("tshark") is None:
-        say("(no capture: tshark is not installed; the trace is left out)")
+        say("(no capture: tshark is not installed; the trace and the sequence diagram are left "
+            "out)")  # fmt: skip
         return None
     capture = Capture(machine, path, SCTP_UDP_FILTER, interface="lo")
     try:
@@ -71,7 +73,8 @@ def start_capture(machine: ThisMachine, path: Path) -> Capture | None:
                 if line.startswith("tshark: ") and line[8:].strip()]  # fmt: skip
         why = next((line for line in said if "permission" in line), said[-1] if said else "")
         say(f"(no capture: tshark cannot capture on lo: {why.rstrip('.')}. Capturing needs root "
-            "or dumpcap's capabilities; the trace is left out.)")  # fmt: skip
+            "or dumpcap's capabilities; the trace and the sequence diagram are left "
+            "out.)")  # fmt: skip
         return None
 
 
@@ -143,7 +146,7 @@ def _play(machine: ThisMachine) -> int:
         server.stop()
     registrar.stop()
     if capture is None:
-        say(f"\nlogs in {OUT}")
+        say(f"\nlogs in {OUT} (no capture, so no sequence diagram)")
         return 0
     try:
         decoded = capture.stop(settle=0.5)  # tshark's reading, checked against ours

@@ -62,6 +62,9 @@ class Record:
     error: str | None = None
     incomplete: bool = False
     udp_ports: tuple[int, int] | None = None  # SCTP over UDP: the UDP ports that carried it
+    #: SCTP: the verification tag (the receiver's); with the ports it names one direction of
+    #: one association, whichever addresses of a multi-homed peer the packet took. UDP: 0.
+    vtag: int = 0
 
     @property
     def protocol(self) -> str:
@@ -193,6 +196,7 @@ def _record(
         message=message,
         error=error,
         udp_ports=packet.udp_ports,
+        vtag=packet.vtag,
     )
 
 

@@ -13,18 +13,26 @@ UDP, ``--udp-port 0`` none. ``-v`` adds the message summary and
 the annotated byte dump of :func:`rserpool.wire.dump` under each line. A message the codec
 rejects is an ``undecodable`` line with the reason; the exit status is then 1.
 
+``rserpool decode capture.pcapng --svg flow.svg`` draws the messages as a sequence diagram
+instead (:mod:`rserpool.presentation.sequence`): one lifeline per pool user, registrar and pool
+element, one arrow per message, repeated Keep Alives, Presences and Server Announces folded.
+``--mermaid flow.mmd`` writes the same diagram as Mermaid text (``-``: to standard output);
+either or both.
+
 ``rserpool decode --hex '01 00 00 08 ...' [--protocol asap|enrp]`` decodes one message given
 in hex (spaces and colons allowed, as Wireshark copies bytes) and prints its summary, its
 explanation and its dump. Without ``--ppid``/``--protocol`` the bytes are tried as ASAP, then
 as ENRP (type 0x01 is a Registration in ASAP and a Presence in ENRP).
 
-Exit status: 0 all decoded; 1 an unreadable capture, an undecodable message or bytes that do
-not decode; 2 a usage error (such as ``--hex`` input that is not hex).
+Exit status: 0 all decoded; 1 an unreadable capture, an undecodable message, bytes that do
+not decode or a diagram that cannot be written; 2 a usage error (such as ``--hex`` input that
+is not hex).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import traceback
@@ -71,6 +79,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--udp-port", type=integer(0, 65535), default=SCTP_UDP_PORT, metavar="PORT",
                    help="read UDP datagrams to or from PORT as SCTP over UDP (RFC 6951; "
                    f"default {SCTP_UDP_PORT}, 0: none)")  # fmt: skip
+    p.add_argument("--svg", metavar="OUT",
+                   help="draw the capture's messages as a sequence diagram in SVG file OUT "
+                   "(-: standard output) instead of listing them")  # fmt: skip
+    p.add_argument(
+        "--mermaid",
+        metavar="OUT",
+        help="write the sequence diagram as Mermaid text to OUT (-: standard output)",
+    )
     p.add_argument("-v", "--verbose", action="store_true",
                    help="add each message's summary and annotated byte dump")  # fmt: skip
     p.set_defaults(func=run)
@@ -87,14 +103,23 @@ def _fail(reason: str, status: int = 1) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        drawing = args.svg is not None or args.mermaid is not None
         if args.hex is not None:
+            if drawing:
+                return _fail("--svg and --mermaid draw a capture FILE, not --hex BYTES", 2)
             if args.file is not None:
                 return _fail("give a FILE or --hex BYTES, not both", 2)
             return decode_hex(args.hex, _ppid(args), args.verbose)
         if args.ppid is not None or args.protocol is not None:
             return _fail("--ppid and --protocol go with --hex", 2)
         if args.file is None:
+            if drawing:
+                return _fail("--svg and --mermaid need a capture FILE", 2)
             return _fail("give a capture FILE, or --hex BYTES", 2)
+        if drawing and args.svg == args.mermaid == "-":
+            return _fail("--svg and --mermaid cannot both go to standard output (-)", 2)
+        if drawing:
+            return draw_file(args.file, args.svg, args.mermaid, args.udp_port or None)
         return decode_file(args.file, args.verbose, args.udp_port or None)
     except BrokenPipeError:  # `rserpool decode x.pcapng | head`: the reader has had enough
         sys.stderr.close()
@@ -156,19 +181,23 @@ def decode_hex(text: str, ppid: int | None, verbose: bool) -> int:
 # ------------------------------------------------------------------------------- FILE
 
 
-def decode_file(path: str, verbose: bool, udp_port: int | None = SCTP_UDP_PORT) -> int:
+def _read(path: str, udp_port: int | None) -> tuple[DecodedCapture | None, str | None]:
+    """The capture (or what of it could be read) and the problem, if any, in one line."""
     from rserpool.capture import CaptureError, read_capture
 
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
-        return _fail(f"cannot read {path}: {exc.strerror or exc}")
-    problem: str | None = None
+        return None, f"cannot read {path}: {exc.strerror or exc}"
     try:
-        decoded: DecodedCapture | None = read_capture(data, udp_port)
+        return read_capture(data, udp_port), None
     except CaptureError as exc:
-        decoded, problem = exc.partial, f"{path}: {exc.reason}"
+        return exc.partial, f"{path}: {exc.reason}"
+
+
+def decode_file(path: str, verbose: bool, udp_port: int | None = SCTP_UDP_PORT) -> int:
+    decoded, problem = _read(path, udp_port)
     if decoded is not None:
         for line in render(decoded, verbose):
             print(line)
@@ -176,6 +205,41 @@ def decode_file(path: str, verbose: bool, udp_port: int | None = SCTP_UDP_PORT) 
         sys.stdout.flush()
         return _fail(problem)
     return 1 if decoded is not None and decoded.undecodable else 0
+
+
+def draw_file(
+    path: str, svg: str | None, mermaid: str | None, udp_port: int | None = SCTP_UDP_PORT
+) -> int:
+    """``--svg OUT`` and ``--mermaid OUT``: the capture as a sequence diagram."""
+    from rserpool.presentation.sequence import sequence_diagram
+    from rserpool.presentation.sequence_mermaid import render_mermaid
+    from rserpool.presentation.sequence_svg import render_svg
+
+    decoded, problem = _read(path, udp_port)
+    if decoded is None:
+        return _fail(problem or f"cannot read {path}")
+    diagram = sequence_diagram(decoded.records, os.path.basename(path))
+    what = (
+        f"{len(diagram.participants)} lifelines, {len(diagram.arrows)} arrows for "
+        f"{len(decoded.messages)} ASAP/ENRP messages"
+    )
+    for out, text in ((svg, render_svg), (mermaid, render_mermaid)):
+        if out is None:
+            continue
+        if out == "-":
+            sys.stdout.write(text(diagram))
+            continue
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text(diagram))
+        except OSError as exc:
+            return _fail(f"cannot write {out}: {exc.strerror or exc}")
+        if "-" not in (svg, mermaid):  # standard output holds nothing but the diagram
+            print(f"{out}: sequence diagram, {what}")
+    if problem is not None:
+        sys.stdout.flush()
+        return _fail(problem)
+    return 1 if decoded.undecodable else 0
 
 
 def render(decoded: DecodedCapture, verbose: bool = False) -> list[str]:

@@ -247,3 +247,39 @@ def test_the_command_never_shows_a_traceback(tmp_path: Path) -> None:
         )
         assert done.returncode in (1, 2), argv
         assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+# ------------------------------------------------------------------------------- diagrams
+
+REAL = Path(__file__).parent.parent / "data" / "captures" / "udp-loopback.pcapng"
+
+
+def test_svg_and_mermaid_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    svg, mermaid = tmp_path / "flow.svg", tmp_path / "flow.mmd"
+    status, out, err = run(capsys, str(REAL), "--svg", str(svg), "--mermaid", str(mermaid))
+    assert (status, err) == (0, "")
+    what = "sequence diagram, 5 lifelines, 19 arrows for 19 ASAP/ENRP messages"
+    assert out.splitlines() == [f"{svg}: {what}", f"{mermaid}: {what}"]
+    assert svg.read_text().startswith("<svg xmlns=") and svg.read_text().endswith("</svg>\n")
+    assert mermaid.read_text().startswith("sequenceDiagram\n    %% udp-loopback.pcapng\n")
+
+
+def test_mermaid_to_standard_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, str(REAL), "--mermaid", "-", "--svg", str(tmp_path / "x.svg"))
+    assert (status, err) == (0, "")
+    assert out.startswith("sequenceDiagram\n") and "(0.037 s)" in out  # nothing else on stdout
+    assert (tmp_path / "x.svg").exists()
+
+
+def test_diagram_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, str(REAL), "--svg", str(tmp_path / "no" / "such" / "x.svg"))
+    assert (status, out) == (1, "")
+    where = tmp_path / "no" / "such" / "x.svg"
+    assert err == f"rserpool decode: error: cannot write {where}: No such file or directory\n"
+    status, out, err = run(capsys, str(tmp_path / "missing.pcapng"), "--mermaid", "-")
+    assert (status, out, len(err.splitlines())) == (1, "", 1) and "cannot read" in err
+    for argv in (["--svg", "x.svg"], ["--hex", "01", "--mermaid", "-"],
+                 [str(REAL), "--svg", "-", "--mermaid", "-"]):  # fmt: skip
+        status, out, err = run(capsys, *argv)
+        assert (status, out, len(err.splitlines())) == (2, "", 1), argv
+        assert err.startswith("rserpool decode: error: ")
