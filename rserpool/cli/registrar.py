@@ -29,7 +29,7 @@ from pathlib import Path
 
 import trio
 
-from rserpool.cli import common, transport
+from rserpool.cli import common, csp, transport
 from rserpool.cli.common import UsageError, add_logging_options, integer, number, say, spelled
 from rserpool.cli.options import (
     parse_endpoint,
@@ -46,6 +46,7 @@ from rserpool.proto.registrar.config import RSPLIB_TIMER_RANGES
 from rserpool.scope import AddressScope, address_scope
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, ENRP_ANNOUNCE_GROUP, Host
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT
+from rserpool.wire.csp import ComponentGroup
 from rserpool.wire.text import ident
 
 U32 = 0xFFFFFFFF
@@ -91,6 +92,7 @@ RSPLIB_NAMES = {
     "statsfile": "--stats-file",
     "statsinterval": "--stats-interval",
     **{name: "--" + field.replace("_", "-") for name, field in TIMERS.items()},
+    **csp.RSPLIB_NAMES,
 }
 SCOPES = {
     "loopback": AddressScope.LOOPBACK,
@@ -223,6 +225,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         "line)")  # fmt: skip
     s.add_argument("--stats-interval", type=integer(100, U32), default=STATS_INTERVAL,
                    metavar="MS", help="how often --stats-file is written")  # fmt: skip
+    csp.add_csp_options(p, identifier=False)
     transport.add_transport_options(p)
     add_logging_options(p)
     p.set_defaults(func=run)
@@ -337,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
         loopback_defaults(args)
     try:
         config, groups = build_config(args)
+        csp.check(args)
     except UsageError as exc:  # told like argparse's own usage errors
         print(f"{args.prog}: error: {exc} (see {args.prog} --help)", file=sys.stderr)
         return 2
@@ -363,6 +367,7 @@ async def serve(
     args: argparse.Namespace, config: RegistrarConfig, groups: Groups, host: Host
 ) -> int:
     """Run the registrar on ``host`` until cancelled (SIGINT/SIGTERM: common.run)."""
+    from rserpool.drivers.csp import registrar_fields
     from rserpool.drivers.registrar import Registrar
 
     for line in clamp_warnings(args):
@@ -376,6 +381,8 @@ async def serve(
     async with trio.open_nursery() as nursery:
         await nursery.start(registrar.run)
         say(banner(registrar.config, groups))
+        if reporting := csp.told(getattr(args, "csp", None)):
+            say(reporting)
         say(
             f"Registrar {ident(registrar.server_id)} running: ASAP {registrar.asap_address}, "
             f"ENRP {registrar.enrp_address}"
@@ -384,4 +391,6 @@ async def serve(
         if args.stats_file is not None:
             nursery.start_soon(stats.every, args.stats_interval / 1000)
         nursery.start_soon(stats.on_signal)
+        nursery.start_soon(csp.report_until_cancelled, args, ComponentGroup.REGISTRAR,
+                           registrar.server_id, registrar_fields(registrar))  # fmt: skip
     return 0
