@@ -1,0 +1,196 @@
+"""Component Status Protocol on kernel SCTP, against RSPLIB 3.4.4.
+
+One namespace, every component on a documentation address of its own (a dummy interface):
+
+* our registrar, an echo-less ``--pingpong`` PE and a ``pingpong`` PU report to RSPLIB's
+  ``cspmonitor``, which lists them with their ids, status texts and associations (the PU's
+  association names the PE it talks to); stopping the PU cleanly sends its FINAL report and
+  the monitor drops it;
+* ``rspregistrar`` (a static peer of ours) and ``rspserver`` report to a UDP socket of this
+  test: every datagram they send decodes with our codec and re-encodes byte for byte, the
+  Length field included, and the FINAL report of ``rspserver``'s clean stop is among them.
+  The reports are written to the artifacts in tests/wire/golden's format
+  (``rsplib-*.hex``); tests/wire/golden/csp holds those of one run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from interop import rsplib
+from interop.cspmonitor import Screen, screens
+from interop.processes import Process, rserpool
+from interop.topology import Topology
+from rserpool.wire.csp import (
+    ComponentStatusReport,
+    decode_report_untrusted,
+    encode_report,
+    group_of,
+    object_of,
+)
+
+pytestmark = pytest.mark.rsplib
+
+SLOW = 150  # s: Python startup under TCG
+KERNEL = "--transport=kernel"
+CSP = "--csp-interval=300"
+
+
+def wait_screen(
+    monitor: Process, check: Callable[[Screen], bool], timeout: float, after: int = 0
+) -> Screen:
+    """The first screen drawn after offset ``after`` of the log that passes ``check``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [s for s in screens(monitor.output()[after:]) if check(s)]
+        if found:
+            return found[-1]
+        if time.monotonic() > deadline or not monitor.running:
+            tail = monitor.output()[-3000:]
+            raise AssertionError(f"cspmonitor never showed what was wanted; last output:\n{tail}")
+        time.sleep(0.25)
+
+
+def collect(
+    sock: socket.socket,
+    received: list[bytes],
+    until: Callable[[list[bytes]], bool],
+    timeout: float,
+) -> None:
+    """Receive datagrams from ``sock`` into ``received`` until ``until(received)``."""
+    deadline = time.monotonic() + timeout
+    while not until(received):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"RSPLIB's reports: {[decode(r) for r in received]}")
+        sock.settimeout(left)
+        try:
+            received.append(sock.recv(65536))
+        except TimeoutError:
+            continue
+
+
+def decode(data: bytes) -> ComponentStatusReport:
+    return decode_report_untrusted(data)
+
+
+def golden_text(data: bytes, what: str) -> str:
+    version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "rsplib-registrar"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    day = datetime.date.today().isoformat()
+    lines = [
+        f"# CSP report: {what}, sent by RSPLIB {version or '3.4.4'}, captured {day}",
+        "# by tests/interop/test_csp_guest.py in the test guest (a UDP socket of the test)",
+    ]
+    lines += [data[i : i + 16].hex(" ") for i in range(0, len(data), 16)]
+    return "\n".join(lines) + "\n"
+
+
+def test_cspmonitor_lists_ours_and_rsplib_reports_decode(
+    topology: Topology, artifacts: Path
+) -> None:
+    h = topology.add_host("h")
+    topology.add_dummy(h, 6)
+    ours_pr, ours_pe, ours_pu, theirs_pr, monitor_at, _spare = h.addresses()
+    with h.entered():
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind((monitor_at, 2961))
+    received: list[bytes] = []
+    monitor = Process(
+        h,
+        ["stdbuf", "-oL", "cspmonitor", f"-localaddress={monitor_at}:2960", "-full",
+         "-updateinterval=250"],
+        artifacts / "h-cspmonitor.log",
+    )  # fmt: skip
+    to_monitor = f"--csp-server={monitor_at}"
+    registrar = rserpool(h, artifacts, "registrar", "registrar", KERNEL, "--identifier=0x71",
+                         f"--asap={ours_pr}:3863", f"--enrp={ours_pr}:9901",
+                         f"--peer={theirs_pr}:9901", "--asap-announce=off",
+                         "--enrp-announce=off", to_monitor, CSP)  # fmt: skip
+    their_csp = [f"-cspserver={monitor_at}:2961", "-cspinterval=300", "-asapannounce=off"]
+    theirs = rsplib.registrar(h, artifacts, [theirs_pr], identifier=0x72,
+                              peers=[f"{ours_pr}:9901"],
+                              extra=[*their_csp, "-enrpannounce=off"])  # fmt: skip
+    rspserver = rsplib.server(h, artifacts, f"{theirs_pr}:3863", identifier=0x7201,
+                              extra=their_csp)  # fmt: skip
+    server = rserpool(h, artifacts, "server", "server", KERNEL, "--pingpong",
+                      f"--registrar={ours_pr}:3863", f"--local={ours_pe}",
+                      "--identifier=0x7101", "--asap-announce=off", to_monitor, CSP)  # fmt: skip
+    pingpong = rserpool(h, artifacts, "pingpong", "pingpong", KERNEL, "--interval=200",
+                        f"--registrar={ours_pr}:3863", f"--local={ours_pu}",
+                        "--asap-announce=off", f"-cspserver={monitor_at}",
+                        "-cspinterval=300")  # fmt: skip
+
+    # RSPLIB's reports: the registrar's (its static peer is an association from the start),
+    # rspserver's with its registrar, then rspserver's FINAL on SIGTERM
+    def pe_reported(got: list[bytes]) -> bool:
+        return any(group_of(decode(d).sender_id) == 2 and decode(d).associations for d in got)
+
+    collect(sink, received, pe_reported, SLOW)
+    rspserver.stop()
+    collect(sink, received, lambda got: any(decode(d).final for d in got), 30)
+    reports = [(raw, decode(raw)) for raw in received]
+    sink.close()
+    for raw, report in reports:
+        assert encode_report(report) == raw  # the Length field too: RSPLIB writes 0
+        assert raw[2:4] == b"\x00\x00"
+    pr = next(r for raw, r in reports if object_of(r.sender_id) == 0x72 and r.associations)
+    assert group_of(pr.sender_id) == 1 and pr.workload is None
+    assert pr.associations[0].ppid == 12 and pr.associations[0].duration_us is None
+    assert f": {theirs_pr}:3863" in pr.location
+    assert pr.status.endswith(", 1 Peer"), pr.status
+    pe = next(r for raw, r in reports if r.sender_id == (2 << 56 | 0x7201) and not r.final)
+    assert pe.status == "0 Sessions" and [a.ppid for a in pe.associations] == [11]
+    final = next(r for raw, r in reports if r.final)
+    assert (final.status, final.location, final.workload, final.associations) == ("", "", 0.0, ())
+    firsts = {
+        "rspregistrar": next(raw for raw, r in reports if r is pr),
+        "rspserver": next(raw for raw, r in reports if r is pe),
+        "rspserver-final": next(raw for raw, r in reports if r is final),
+    }
+    for name, raw in firsts.items():
+        (artifacts / f"rsplib-{name}.hex").write_text(golden_text(raw, name))
+
+    # our three, as cspmonitor shows them
+    def ours_all_up(screen: Screen) -> bool:
+        pr, pe, pus = screen.of("PR $00000071"), screen.of("PE $00007101"), screen.of("PU $")
+        return (
+            bool(pr and pe and pus)
+            and re.match(r"^\d+\[1\] PEs in \d+ Pools?, 1 Peer$", pr[0].status) is not None
+            and pe[0].status == "1 Session"
+            and ("PE $00007101", "PingPong/SCTP") in pus[0].peers
+        )
+
+    screen = wait_screen(monitor, ours_all_up, SLOW)
+    (pr_line,), (pe_line,), (pu_line,) = (
+        screen.of("PR $00000071"),
+        screen.of("PE $00007101"),
+        screen.of("PU $"),
+    )
+    assert pr_line.associations == 1 and pr_line.peers == [("PR $00000072", "ENRP/SCTP")]
+    assert pr_line.location.endswith(f": {ours_pr}:3863")
+    assert pe_line.associations == 1 and pe_line.peers[0][1] == "ASAP/SCTP"
+    assert f": {ours_pe}:" in pe_line.location
+    assert pu_line.status == "1 Session" and pu_line.associations == 2
+    assert f": {ours_pu}:" in pu_line.location
+    assert server.running and registrar.running and theirs.running
+
+    mark = len(monitor.output())
+    pingpong.stop()  # SIGTERM: a clean end, so a FINAL report
+    wait_screen(monitor, lambda s: s.pus == 0 and s.pes == 1, 60, after=mark)
+    mark = len(monitor.output())
+    server.stop()
+    wait_screen(monitor, lambda s: s.pes == 0 and s.prs == 1, 60, after=mark)
+    registrar.stop()
+    theirs.stop()
+    monitor.stop()
