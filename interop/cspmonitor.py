@@ -17,6 +17,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+END = "\x1b[0J"  # a redraw is complete
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 HEADER = re.compile(
     r"Current Component Status -- (?P<prs>\d+) PRs, (?P<pes>\d+) PEs, (?P<pus>\d+) PUs"
@@ -57,13 +58,12 @@ def strip(text: str) -> str:
 
 
 def screens(text: str) -> list[Screen]:
-    """Every complete redraw in ``text`` (raw cspmonitor output)."""
-    plain = strip(text)
+    """Every complete redraw in ``text`` (raw cspmonitor output): each ends by erasing the
+    rest of the terminal (``ESC [0J``); what follows the last one is still being written."""
+    complete = text[: text.rfind(END) + len(END)] if END in text else ""
+    plain = strip(complete)
     starts = [m.start() for m in HEADER.finditer(plain)]
-    found = []
-    for begin, end in itertools.pairwise(starts):  # the last may be half-written
-        found.append(_screen(plain[begin:end]))
-    return found
+    return [_screen(plain[begin:end]) for begin, end in itertools.pairwise([*starts, None])]
 
 
 def latest(text: str) -> Screen | None:

@@ -1,6 +1,7 @@
 """Component Status Protocol on kernel SCTP, against RSPLIB 3.4.4.
 
-One namespace, every component on a documentation address of its own (a dummy interface):
+Two namespaces joined by three links: ``pr`` holds the registrars (ours and
+``rspregistrar``, on addresses of their own) and the monitors, ``cl`` the PEs and PUs:
 
 * our registrar, an echo-less ``--pingpong`` PE and a ``pingpong`` PU report to RSPLIB's
   ``cspmonitor``, which lists them with their ids, status texts and associations (the PU's
@@ -99,34 +100,35 @@ def golden_text(data: bytes, what: str) -> str:
 def test_cspmonitor_lists_ours_and_rsplib_reports_decode(
     topology: Topology, artifacts: Path
 ) -> None:
-    h = topology.add_host("h")
-    topology.add_dummy(h, 6)
-    ours_pr, ours_pe, ours_pu, theirs_pr, monitor_at, _spare = h.addresses()
-    with h.entered():
+    pr, cl = topology.add_host("pr"), topology.add_host("cl")
+    links = [topology.link(pr, cl) for _ in range(3)]
+    ours_pr, theirs_pr, monitor_at = (link.a.address for link in links)
+    ours_pe, ours_pu, _theirs_pe = (link.b.address for link in links)
+    with pr.entered():
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sink.bind((monitor_at, 2961))
     received: list[bytes] = []
     monitor = Process(
-        h,
+        pr,
         ["stdbuf", "-oL", "cspmonitor", f"-localaddress={monitor_at}:2960", "-full",
          "-updateinterval=250"],
-        artifacts / "h-cspmonitor.log",
+        artifacts / "pr-cspmonitor.log",
     )  # fmt: skip
     to_monitor = f"--csp-server={monitor_at}"
-    registrar = rserpool(h, artifacts, "registrar", "registrar", KERNEL, "--identifier=0x71",
+    registrar = rserpool(pr, artifacts, "registrar", "registrar", KERNEL, "--identifier=0x71",
                          f"--asap={ours_pr}:3863", f"--enrp={ours_pr}:9901",
                          f"--peer={theirs_pr}:9901", "--asap-announce=off",
                          "--enrp-announce=off", to_monitor, CSP)  # fmt: skip
     their_csp = [f"-cspserver={monitor_at}:2961", "-cspinterval=300", "-asapannounce=off"]
-    theirs = rsplib.registrar(h, artifacts, [theirs_pr], identifier=0x72,
+    theirs = rsplib.registrar(pr, artifacts, [theirs_pr], identifier=0x72,
                               peers=[f"{ours_pr}:9901"],
                               extra=[*their_csp, "-enrpannounce=off"])  # fmt: skip
-    rspserver = rsplib.server(h, artifacts, f"{theirs_pr}:3863", identifier=0x7201,
+    rspserver = rsplib.server(cl, artifacts, f"{theirs_pr}:3863", identifier=0x7201,
                               extra=their_csp)  # fmt: skip
-    server = rserpool(h, artifacts, "server", "server", KERNEL, "--pingpong",
+    server = rserpool(cl, artifacts, "server", "server", KERNEL, "--pingpong",
                       f"--registrar={ours_pr}:3863", f"--local={ours_pe}",
                       "--identifier=0x7101", "--asap-announce=off", to_monitor, CSP)  # fmt: skip
-    pingpong = rserpool(h, artifacts, "pingpong", "pingpong", KERNEL, "--interval=200",
+    pingpong = rserpool(cl, artifacts, "pingpong", "pingpong", KERNEL, "--interval=200",
                         f"--registrar={ours_pr}:3863", f"--local={ours_pu}",
                         "--asap-announce=off", f"-cspserver={monitor_at}",
                         "-cspinterval=300")  # fmt: skip
@@ -136,26 +138,29 @@ def test_cspmonitor_lists_ours_and_rsplib_reports_decode(
     def pe_reported(got: list[bytes]) -> bool:
         return any(group_of(decode(d).sender_id) == 2 and decode(d).associations for d in got)
 
+    every = artifacts / "rsplib-reports.txt"  # each datagram in hex, kept whatever happens
     collect(sink, received, pe_reported, SLOW)
+    every.write_text("".join(f"{raw.hex()}\n" for raw in received))
     rspserver.stop()
     collect(sink, received, lambda got: any(decode(d).final for d in got), 30)
+    every.write_text("".join(f"{raw.hex()}\n" for raw in received))
     reports = [(raw, decode(raw)) for raw in received]
     sink.close()
     for raw, report in reports:
         assert encode_report(report) == raw  # the Length field too: RSPLIB writes 0
         assert raw[2:4] == b"\x00\x00"
-    pr = next(r for raw, r in reports if object_of(r.sender_id) == 0x72 and r.associations)
-    assert group_of(pr.sender_id) == 1 and pr.workload is None
-    assert pr.associations[0].ppid == 12 and pr.associations[0].duration_us is None
-    assert f": {theirs_pr}:3863" in pr.location
-    assert pr.status.endswith(", 1 Peer"), pr.status
-    pe = next(r for raw, r in reports if r.sender_id == (2 << 56 | 0x7201) and not r.final)
-    assert pe.status == "0 Sessions" and [a.ppid for a in pe.associations] == [11]
+    their_pr = next(r for raw, r in reports if object_of(r.sender_id) == 0x72 and r.associations)
+    assert group_of(their_pr.sender_id) == 1 and their_pr.workload is None
+    assert their_pr.associations[0].ppid == 12 and their_pr.associations[0].duration_us is None
+    assert f": {theirs_pr}:3863" in their_pr.location
+    assert their_pr.status.endswith(", 1 Peer"), their_pr.status
+    their_pe = next(r for raw, r in reports if group_of(r.sender_id) == 2 and r.associations)
+    assert their_pe.status == "0 Sessions" and [a.ppid for a in their_pe.associations] == [11]
     final = next(r for raw, r in reports if r.final)
     assert (final.status, final.location, final.workload, final.associations) == ("", "", 0.0, ())
     firsts = {
-        "rspregistrar": next(raw for raw, r in reports if r is pr),
-        "rspserver": next(raw for raw, r in reports if r is pe),
+        "rspregistrar": next(raw for raw, r in reports if r is their_pr),
+        "rspserver": next(raw for raw, r in reports if r is their_pe),
         "rspserver-final": next(raw for raw, r in reports if r is final),
     }
     for name, raw in firsts.items():
