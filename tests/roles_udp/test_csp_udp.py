@@ -122,9 +122,16 @@ def test_cspmonitor_lists_our_roles(programs: list[Program], tmp_path: Path) -> 
     registrar.wait_for(r"CSP: a status report to 127\.0\.0\.1:\d+ every 300 ms")
     rsplib_csp = [f"-cspserver=127.0.0.1:{port}", f"-cspinterval={INTERVAL}"]
     pes = {
-        pe_id: rserpool(programs, tmp_path, f"pe-{pe_id:x}", "server", "--pingpong",
-                        f"--registrar={REGISTRAR}:3863", f"--identifier={pe_id:#x}",
-                        *rsplib_csp)  # fmt: skip
+        pe_id: rserpool(
+            programs,
+            tmp_path,
+            f"pe-{pe_id:x}",
+            "server",
+            "--pingpong",
+            f"--registrar={REGISTRAR}:3863",
+            f"--identifier={pe_id:#x}",
+            *rsplib_csp,
+        )  # fmt: skip
         for pe_id in (0x6201, 0x6202)
     }
     for pe_id, pe in pes.items():
@@ -151,8 +158,8 @@ def test_cspmonitor_lists_our_roles(programs: list[Program], tmp_path: Path) -> 
     assert (pr.associations, pr.peers, pr.load) == (0, [], None)
     assert pr.location == os.uname().nodename  # loopback addresses are not shown
     for pe_id in pes:
-        (pe,) = screen.of(f"PE ${pe_id:08x}")
-        assert pe.associations == 1 and pe.peers == [("PR $00000062", "ASAP/SCTP")]
+        (pe_line,) = screen.of(f"PE ${pe_id:08x}")
+        assert pe_line.associations == 1 and pe_line.peers == [("PR $00000062", "ASAP/SCTP")]
     (pu_line,) = screen.of("PU $")
     assert re.fullmatch(r"PU \$[0-9a-f]{14}", pu_line.name)
     assert pu_line.associations == 2 and len(pu_line.peers) == 2
@@ -167,8 +174,9 @@ def test_cspmonitor_lists_our_roles(programs: list[Program], tmp_path: Path) -> 
     (survivor,) = set(pes) - {victim}
     mark = monitor.mark()
     screen = monitor.wait_screen(
-        lambda s: bool(s.of("PU $"))
-        and (f"PE ${survivor:08x}", "PingPong/SCTP") in s.of("PU $")[0].peers,
+        lambda s: (
+            bool(s.of("PU $")) and (f"PE ${survivor:08x}", "PingPong/SCTP") in s.of("PU $")[0].peers
+        ),
         after=mark,
     )
     monitor.wait_screen(lambda s: s.pes == 1 and bool(s.of(f"PE ${survivor:08x}")), after=mark)
