@@ -4,8 +4,9 @@
         --peer 198.51.100.2 --identifier 0x101
 
 ``rspregistrar``'s spellings work too (``-asap=...``, ``-peer=...``, ``-identifier=...``,
-``-minaddressscope=sitelocal``, the timer options, ``-statsfile=``, ...), so RSPLIB scripts run
-unchanged.
+``-minaddressscope=sitelocal``, the timer options, ``-statsfile=``, ``-cspserver=``, ...), so
+RSPLIB scripts run unchanged. With a CSP monitor and interval (:mod:`rserpool.cli.csp`) it
+reports its status, as ``rspregistrar`` does.
 
 Every option is checked before the registrar starts: a bad value is one line naming the option
 as it was typed, exit status 2. A timer outside RSPLIB's range is clamped into it, as

@@ -8,8 +8,10 @@ types and common options, RSPLIB's spellings, and the progress and ``--timeout``
 The server is in :mod:`rserpool.cli.server`, the two pool users in :mod:`rserpool.cli.users`.
 RSPLIB's spellings work as well (``rspserver -echo -poolhandle=EchoPool -registrar=...``,
 ``-identifier=``, ``-policy=``, ``-local=``, ``-rereginterval=``, ``-runtime=``; pingpongclient's
-``-interval=``; ``-log*`` options are accepted and ignored with a note). Every option is checked
-before anything starts: a bad value is one line naming the option as typed, exit status 2.
+``-interval=``; ``-cspserver=``, ``-cspinterval=`` and ``-cspidentifier=`` for status reports,
+:mod:`rserpool.cli.csp`; ``-log*`` options are accepted and ignored with a note). Every option
+is checked before anything starts: a bad value is one line naming the option as typed, exit
+status 2.
 
 While a PE or PU looks for a registrar it says what it tries and why that failed; with
 ``--timeout S`` it gives up after S seconds (exit status 1) with one line saying what it tried.
