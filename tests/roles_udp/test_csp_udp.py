@@ -131,14 +131,14 @@ def test_cspmonitor_lists_our_roles(programs: list[Program], tmp_path: Path) -> 
             f"--registrar={REGISTRAR}:3863",
             f"--identifier={pe_id:#x}",
             *rsplib_csp,
-        )  # fmt: skip
+        )
         for pe_id in (0x6201, 0x6202)
     }
     for pe_id, pe in pes.items():
         pe.wait_for(rf"Registration: PE \${pe_id:08x}")
+    env = {"CSP_SERVER": f"127.0.0.1:{port}", "CSP_INTERVAL": str(INTERVAL)}
     pu = rserpool(programs, tmp_path, "pingpong", "pingpong", "--interval=100",
-                  f"--registrar={REGISTRAR}:3863",
-                  env={"CSP_SERVER": f"127.0.0.1:{port}", "CSP_INTERVAL": str(INTERVAL)})  # fmt: skip
+                  f"--registrar={REGISTRAR}:3863", env=env)  # fmt: skip
 
     def all_up(screen: Screen) -> bool:
         pus = screen.of("PU $")
@@ -167,6 +167,18 @@ def test_cspmonitor_lists_our_roles(programs: list[Program], tmp_path: Path) -> 
     (serving,) = [peer for peer, proto in pu_line.peers if proto == "PingPong/SCTP"]
     victim = int(serving.removeprefix("PE $"), 16)
     assert screen.of(serving)[0].status == "1 Session"
+
+    # a terminal whose input ends at once: it lingers, ends cleanly, and its FINAL report
+    # removes it from the monitor at once
+    mark = monitor.mark()
+    terminal = rserpool(programs, tmp_path, "terminal", "terminal", "--linger=1.5",
+                        "--pool-handle=PingPongPool", f"--registrar={REGISTRAR}:3863",
+                        *csp)  # fmt: skip
+    monitor.wait_screen(lambda s: s.pus == 2, after=mark)
+    assert terminal.popen.wait(timeout=TIMEOUT) == 0
+    exited = time.monotonic()
+    monitor.wait_screen(lambda s: s.pus == 1, after=monitor.mark())
+    assert time.monotonic() - exited < 1.5  # silence would take 3 s
 
     # kill -9 the PE serving the PU: the PU's association follows the failover, the dead
     # PE is purged once silent for ten intervals

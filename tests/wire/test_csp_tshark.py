@@ -65,7 +65,7 @@ def test_tshark_reads_our_reports(tmp_path: Path) -> None:
     rows = [dict(zip(FIELDS, line.split("\t"), strict=True)) for line in out.splitlines()]
     assert len(rows) == len(datagrams) == 4
     short = {k.rsplit(".", 1)[1]: v for k, v in rows[0].items()}
-    assert short["message_type"] == "1" and short["message_length"] == "0"
+    assert short["message_type"] == "1" and short["message_length"] == "312"
     assert int(short["message_sender_id"], 0) == PR
     assert short["componentstatusreport_status"] == "3[2] PEs in 1 Pool, 1 Peer"
     assert short["componentstatusreport_location"] == "vm: 198.51.100.1:3863"
