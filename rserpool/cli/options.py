@@ -23,8 +23,6 @@ IGNORED_PREFIXES = (
     "-logfile",
     "-logappend",
     "-logcolor",
-    "-cspserver",
-    "-cspinterval",
     "-statsfile",
     "-statsinterval",
     "-actionlogfile",

@@ -4,8 +4,9 @@
         --peer 198.51.100.2 --identifier 0x101
 
 ``rspregistrar``'s spellings work too (``-asap=...``, ``-peer=...``, ``-identifier=...``,
-``-minaddressscope=sitelocal``, the timer options, ``-statsfile=``, ...), so RSPLIB scripts run
-unchanged.
+``-minaddressscope=sitelocal``, the timer options, ``-statsfile=``, ``-cspserver=``, ...), so
+RSPLIB scripts run unchanged. With a CSP monitor and interval (:mod:`rserpool.cli.csp`) it
+reports its status, as ``rspregistrar`` does.
 
 Every option is checked before the registrar starts: a bad value is one line naming the option
 as it was typed, exit status 2. A timer outside RSPLIB's range is clamped into it, as
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import trio
 
-from rserpool.cli import common, transport
+from rserpool.cli import common, csp, transport
 from rserpool.cli.common import UsageError, add_logging_options, integer, number, say, spelled
 from rserpool.cli.options import (
     parse_endpoint,
@@ -46,6 +47,7 @@ from rserpool.proto.registrar.config import RSPLIB_TIMER_RANGES
 from rserpool.scope import AddressScope, address_scope
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, ENRP_ANNOUNCE_GROUP, Host
 from rserpool.wire.constants import ASAP_PORT, ENRP_PORT
+from rserpool.wire.csp import ComponentGroup
 from rserpool.wire.text import ident
 
 U32 = 0xFFFFFFFF
@@ -91,6 +93,7 @@ RSPLIB_NAMES = {
     "statsfile": "--stats-file",
     "statsinterval": "--stats-interval",
     **{name: "--" + field.replace("_", "-") for name, field in TIMERS.items()},
+    **csp.RSPLIB_NAMES,
 }
 SCOPES = {
     "loopback": AddressScope.LOOPBACK,
@@ -223,6 +226,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         "line)")  # fmt: skip
     s.add_argument("--stats-interval", type=integer(100, U32), default=STATS_INTERVAL,
                    metavar="MS", help="how often --stats-file is written")  # fmt: skip
+    csp.add_csp_options(p, identifier=False)
     transport.add_transport_options(p)
     add_logging_options(p)
     p.set_defaults(func=run)
@@ -337,6 +341,7 @@ def run(args: argparse.Namespace) -> int:
         loopback_defaults(args)
     try:
         config, groups = build_config(args)
+        csp.check(args)
     except UsageError as exc:  # told like argparse's own usage errors
         print(f"{args.prog}: error: {exc} (see {args.prog} --help)", file=sys.stderr)
         return 2
@@ -363,6 +368,7 @@ async def serve(
     args: argparse.Namespace, config: RegistrarConfig, groups: Groups, host: Host
 ) -> int:
     """Run the registrar on ``host`` until cancelled (SIGINT/SIGTERM: common.run)."""
+    from rserpool.drivers.csp import registrar_fields
     from rserpool.drivers.registrar import Registrar
 
     for line in clamp_warnings(args):
@@ -376,6 +382,8 @@ async def serve(
     async with trio.open_nursery() as nursery:
         await nursery.start(registrar.run)
         say(banner(registrar.config, groups))
+        if reporting := csp.told(getattr(args, "csp", None)):
+            say(reporting)
         say(
             f"Registrar {ident(registrar.server_id)} running: ASAP {registrar.asap_address}, "
             f"ENRP {registrar.enrp_address}"
@@ -384,4 +392,6 @@ async def serve(
         if args.stats_file is not None:
             nursery.start_soon(stats.every, args.stats_interval / 1000)
         nursery.start_soon(stats.on_signal)
+        nursery.start_soon(csp.report_until_cancelled, args, ComponentGroup.REGISTRAR,
+                           registrar.server_id, registrar_fields(registrar))  # fmt: skip
     return 0

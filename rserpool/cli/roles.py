@@ -8,8 +8,10 @@ types and common options, RSPLIB's spellings, and the progress and ``--timeout``
 The server is in :mod:`rserpool.cli.server`, the two pool users in :mod:`rserpool.cli.users`.
 RSPLIB's spellings work as well (``rspserver -echo -poolhandle=EchoPool -registrar=...``,
 ``-identifier=``, ``-policy=``, ``-local=``, ``-rereginterval=``, ``-runtime=``; pingpongclient's
-``-interval=``; ``-log*`` options are accepted and ignored with a note). Every option is checked
-before anything starts: a bad value is one line naming the option as typed, exit status 2.
+``-interval=``; ``-cspserver=``, ``-cspinterval=`` and ``-cspidentifier=`` for status reports,
+:mod:`rserpool.cli.csp`; ``-log*`` options are accepted and ignored with a note). Every option
+is checked before anything starts: a bad value is one line naming the option as typed, exit
+status 2.
 
 While a PE or PU looks for a registrar it says what it tries and why that failed; with
 ``--timeout S`` it gives up after S seconds (exit status 1) with one line saying what it tried.
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from rserpool.apps.service_handlers import SERVICES
-from rserpool.cli import transport
+from rserpool.cli import csp, transport
 from rserpool.cli.common import CommandError, add_logging_options, number, say
 from rserpool.cli.options import (
     parse_group,
@@ -52,7 +54,12 @@ MAX_REREG_INTERVAL = 0xFFFFFFFF // 3
 #: The largest PingPong payload: a Pong (20 bytes of header) must fit its u16 length.
 MAX_PING_SIZE = 0xFFFF - 20
 
-COMMON = {"registrar": "--registrar", "asapannounce": "--asap-announce", "local": "--local"}
+COMMON = {
+    "registrar": "--registrar",
+    "asapannounce": "--asap-announce",
+    "local": "--local",
+    **csp.RSPLIB_CLIENT_NAMES,
+}
 RSPLIB_NAMES = {
     "server": {
         **COMMON,
@@ -73,7 +80,7 @@ RSPLIB_NAMES = {
 }
 RSPLIB_FLAGS = {"server": {name: f"--{name}" for name in SERVICES}}
 #: Options a pool user accepts from RSPLIB scripts but has no use for.
-PU_IGNORED = ("-identifier=", "-cspidentifier=")
+PU_IGNORED = ("-identifier=",)
 FRACTION_FIELDS = {"load", "load_degradation", "load_dpf", "weight_dpf"}
 #: The fields ``-policy=Name:a:b`` sets, in order (RSPLIB rspserver; fractions as 0.0-1.0).
 POLICY_ARGUMENTS: dict[PolicyType, tuple[str, ...]] = {
@@ -224,6 +231,7 @@ def add_common_options(p: argparse.ArgumentParser, *, pool_element: bool) -> Non
     p.add_argument("--timeout", type=number(float, 0), default=0.0, metavar="S",
                    help=f"give up (exit status 1) when {goal} is not reached within S seconds "
                    "(default 0: wait for ever, telling every attempt)")  # fmt: skip
+    csp.add_csp_options(p, identifier=True)
     transport.add_transport_options(p)
     add_logging_options(p)
 

@@ -14,6 +14,7 @@ import argparse
 import trio
 
 from rserpool.apps.service_handlers import DEFAULT_POOL_HANDLES, SERVICES, service_handler
+from rserpool.cli import csp
 from rserpool.cli.common import integer, run, say
 from rserpool.cli.options import parse_identifier
 from rserpool.cli.roles import (
@@ -26,9 +27,11 @@ from rserpool.cli.roles import (
     parse_policy,
     parse_pool_handle,
 )
+from rserpool.drivers.csp import pool_element_fields
 from rserpool.drivers.pool_element import PoolElementNode, open_pool_element
 from rserpool.scope import AddressScope
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, Host
+from rserpool.wire.csp import ComponentGroup
 from rserpool.wire.text import ident
 
 
@@ -74,6 +77,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 async def server_main(args: argparse.Namespace, host: Host | None = None) -> int:
     """The pool element of ``rserpool server`` (``host``: tests give an in-memory one)."""
     addresses, port = args.local
+    csp.check(args)
     host = host or make_host(args, role="pool element")
     handle = args.pool_handle or DEFAULT_POOL_HANDLES[args.service]
     loopback = getattr(args, "loopback", False)  # a system on this machine alone
@@ -108,7 +112,11 @@ async def server_main(args: argparse.Namespace, host: Host | None = None) -> int
         ) as pe:
             say(f"PE {ident(pe.pe_id)}: user transport (where pool users connect) "
                 f"{pe.user_transport}")  # fmt: skip
-            async with trio.open_nursery() as nursery:
+            if line := csp.told(args.csp):
+                say(line)
+            reports = csp.report(args, ComponentGroup.POOL_ELEMENT, pe.pe_id,
+                                 pool_element_fields(pe))  # fmt: skip
+            async with reports, trio.open_nursery() as nursery:
                 nursery.start_soon(narrator.follow, pe.events)
                 nursery.start_soon(give_up_after, args.timeout, pe.wait_registered, timed_out)
                 if args.runtime:

@@ -19,6 +19,7 @@ from typing import Protocol
 import trio
 
 from rserpool.apps.pingpong import run_pingpong
+from rserpool.cli import csp
 from rserpool.cli.common import integer, number, run, say
 from rserpool.cli.roles import (
     MAX_PING_SIZE,
@@ -28,6 +29,7 @@ from rserpool.cli.roles import (
     make_host,
     parse_pool_handle,
 )
+from rserpool.drivers.csp import pool_user_fields
 from rserpool.drivers.pool_user import PoolUserNode, PoolUserSession, open_pool_user
 from rserpool.presentation.explain import explain
 from rserpool.proto.client.session import (
@@ -37,6 +39,7 @@ from rserpool.proto.client.session import (
     SessionConnected,
 )
 from rserpool.transport import ASAP_ANNOUNCE_GROUP, Host
+from rserpool.wire.csp import ComponentGroup
 from rserpool.wire.text import ident
 
 SESSION_NOTICES = (SessionConnected, FailoverNecessary, FailoverComplete)
@@ -114,6 +117,7 @@ async def terminal_main(
     args: argparse.Namespace, host: Host | None = None, stdin: LineSource | None = None
 ) -> int:
     """The pool user of ``rserpool terminal`` (tests give an in-memory ``host`` and input)."""
+    csp.check(args)
     host = host or make_host(args, role="client")
     lines: LineSource = stdin or StdinLines()
     narrator = Narrator()
@@ -133,11 +137,20 @@ def _pool_user(args: argparse.Namespace, host: Host) -> AbstractAsyncContextMana
     )
 
 
+def _report(args: argparse.Namespace, pu: PoolUserNode) -> AbstractAsyncContextManager[object]:
+    """CSP reports while the pool user runs (``--csp-server``): a PU reports under a random
+    56-bit object id unless ``--csp-identifier`` names one, as RSPLIB's clients do."""
+    if line := csp.told(args.csp):
+        say(line)
+    return csp.report(args, ComponentGroup.POOL_USER, None, pool_user_fields(pu))
+
+
 async def _terminal(
     args: argparse.Namespace, host: Host, lines: LineSource, narrator: Narrator
 ) -> int:
     async with (
         _pool_user(args, host) as pu,
+        _report(args, pu),
         pu.session(args.pool_handle) as session,
         trio.open_nursery() as nursery,
     ):
@@ -192,6 +205,7 @@ async def _terminal(
 
 async def pingpong_main(args: argparse.Namespace, host: Host | None = None) -> int:
     """The pool user of ``rserpool pingpong`` (tests give an in-memory ``host``)."""
+    csp.check(args)
     host = host or make_host(args, role="client")
     narrator = Narrator()
     say(f"rserpool pingpong: Pool Handle = {args.pool_handle}, Ping Interval = {args.interval}ms")
@@ -202,6 +216,7 @@ async def _pingpong(args: argparse.Namespace, host: Host, narrator: Narrator) ->
     pu: PoolUserNode
     async with (
         _pool_user(args, host) as pu,
+        _report(args, pu),
         pu.session(args.pool_handle) as session,
         trio.open_nursery() as nursery,
     ):

@@ -47,6 +47,7 @@ class PoolUserSession:
         self.cookie: bytes | None = None  # the latest ASAP Cookie from a PE
         self.held = 0  # messages held now for the next PE (no PE yet, or failing over)
         self.released = 0  # held messages that went out since, in the order they were sent
+        self.ppid = 0  # the PPID of the last message sent (what CSP reports, as RSPLIB)
         self._changed = trio.Event()
 
     def __repr__(self) -> str:
@@ -101,6 +102,7 @@ class PoolUserSession:
             direct = self.state is SessionState.ESTABLISHED
             epoch = self.epoch
             if self.node.pu_core.send(self.id, data, ppid):
+                self.ppid = ppid
                 if not direct:
                     self.held += 1
                 break

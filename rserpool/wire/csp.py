@@ -21,10 +21,10 @@ flag when it shuts down cleanly. A report, all fields in network byte order, no 
 * Workload: 0xFFFF unknown, else round(load x 0xFFFE) for a load between 0 and 1.
 * Each association names the component at its other end and what runs on it (ProtocolID
   132 = SCTP, PPID 11 ASAP, 12 ENRP, or the service's); Duration all ones = unknown.
-* RSPLIB 3.4.4 stores the Length field with a 32-bit byte swap into 16 bits, so on the
-  little-endian machines it runs on the field is always 0 (:data:`RSPLIB_LENGTH`). Monitors
-  go by the datagram's size; this encoder writes what RSPLIB writes, and the decoder accepts
-  0 or the true length.
+* Length is the datagram's size, as RSPLIB 3.4.4 writes it (captured from ``rspregistrar``
+  and ``rspserver``: tests/wire/golden/csp). Some RSPLIB versions stored it with a 32-bit byte
+  swap into the 16 bits, which leaves 0 on little-endian machines (:data:`ZERO_LENGTH`);
+  monitors go by the datagram's size, so the decoder accepts 0 or the true length.
 
 :func:`encode_report` and :func:`decode_report_untrusted` (which raises only
 :class:`DecodeError`) are sans-IO, as the rest of :mod:`rserpool.wire`.
@@ -47,7 +47,8 @@ STATUS_SIZE = 128
 WORKLOAD_UNKNOWN = 0xFFFF
 DURATION_UNKNOWN = 0xFFFF_FFFF_FFFF_FFFF
 PROTOCOL_SCTP = 132  # IANA protocol number, the ProtocolID of an SCTP association
-RSPLIB_LENGTH = 0  # what RSPLIB 3.4.4 puts in the Length field on x86 and ARM (see above)
+TRUE_LENGTH = -1  # encode_report's length_field: the datagram's size (RSPLIB 3.4.4)
+ZERO_LENGTH = 0  # what RSPLIB versions with the byte-swap bug write on x86 and ARM (see above)
 OBJECT_MASK = (1 << 56) - 1
 
 _HEADER = struct.Struct("!BBHIQQ")  # type, flags, length, version, sender id, time stamp
@@ -107,9 +108,9 @@ class ComponentStatusReport:
     flags: int = 0  # flag bits other than FINAL, kept as received
 
 
-def encode_report(report: ComponentStatusReport, *, length_field: int = RSPLIB_LENGTH) -> bytes:
-    """The datagram of ``report``; ``length_field`` goes into the header's Length (RSPLIB's
-    0 by default; give ``-1`` for the true length)."""
+def encode_report(report: ComponentStatusReport, *, length_field: int = TRUE_LENGTH) -> bytes:
+    """The datagram of ``report``; the header's Length is its size (``TRUE_LENGTH``, what
+    RSPLIB 3.4.4 sends) unless ``length_field`` gives another value (``ZERO_LENGTH``)."""
     n = len(report.associations)
     if n > MAX_ASSOCIATIONS:
         raise EncodeError(f"{n} associations do not fit one report (at most {MAX_ASSOCIATIONS})")
@@ -146,7 +147,7 @@ def encode_report(report: ComponentStatusReport, *, length_field: int = RSPLIB_L
 
 def decode_report_untrusted(data: bytes) -> ComponentStatusReport:
     """Decode one datagram as a monitor does: Type 1, Version 0x0200, and exactly 288 + 24 n
-    bytes for n associations; the Length field 0 (RSPLIB) or that size. Raises only
+    bytes for n associations; the Length field that size or 0 (module docstring). Raises only
     :class:`DecodeError`."""
     size = len(data)
     if size < _HEADER.size:
@@ -166,7 +167,7 @@ def decode_report_untrusted(data: bytes) -> ComponentStatusReport:
             f"({FIXED_SIZE + n * ASSOCIATION_SIZE} bytes)",
             offset=FIXED_SIZE,
         )
-    if length not in (RSPLIB_LENGTH, size):
+    if length not in (ZERO_LENGTH, size):
         raise DecodeError(
             f"CSP Length {length} is neither 0 nor the report's size {size}", offset=2
         )

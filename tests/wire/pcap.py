@@ -1,4 +1,5 @@
-"""A minimal pcap writer: raw IPv4 + SCTP common header + one DATA chunk per message."""
+"""A minimal pcap writer: raw IPv4 + SCTP common header + one DATA chunk per message, or
+raw IPv4 + UDP + one datagram."""
 
 from __future__ import annotations
 
@@ -46,6 +47,19 @@ def sctp_packet(payload: bytes, ppid: int, port: int, tsn: int) -> bytes:
     )  # fmt: skip
     ip = ip[:10] + struct.pack("!H", _ipv4_checksum(ip)) + ip[12:]
     return ip + sctp
+
+
+def udp_packet(payload: bytes, port: int, ident: int) -> bytes:
+    """IPv4 (10.0.0.1 → 10.0.0.2) / UDP ``port → port`` carrying ``payload`` (checksum 0:
+    none, as IPv4 allows)."""
+    udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45, 0, 20 + len(udp), ident & 0xFFFF, 0x4000, 64, 17, 0,
+        bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
+    )  # fmt: skip
+    ip = ip[:10] + struct.pack("!H", _ipv4_checksum(ip)) + ip[12:]
+    return ip + udp
 
 
 def write_pcap(path: str, packets: list[bytes]) -> None:

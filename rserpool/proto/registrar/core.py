@@ -111,6 +111,13 @@ class RegistrarCore:
         """The peer list (snapshot of the records; read only), known ids in order."""
         return list(self._state.peers)
 
+    def peer_list(self) -> list[Peer]:
+        """Every peer, as RSPLIB's peer list holds them: static peers whose id is not known
+        yet (id 0) first, then the known ones in id order (snapshot; read only)."""
+        known = list(self._state.peers)
+        unknown = [p for p in self._state.peers.everyone() if p.server_id == 0]
+        return [*unknown, *known]
+
     def pe_association(self, pool_handle: bytes, pe_id: int) -> AssocId | None:
         """The ASAP association a home PE is supervised on (None: not home, or unknown)."""
         pe = self._state.handlespace.find(pool_handle, pe_id)
