@@ -210,11 +210,11 @@ def render(
     for c in table.listing():
         by_role.setdefault(_role_of(c), []).append(c)
     if not by_role:
-        parts.append(Text("\nno component has reported yet", style="italic"))
+        parts += [Text(""), Text("no component has reported yet", style="italic")]
     for role in (*_ROLES, _OTHER):
         if role in by_role:
-            parts.append(_table(role, by_role[role], now, view))
-    parts.append(Text(counts_text(table), style="bold"))
+            parts += [Text(""), _table(role, by_role[role], now, view)]
+    parts += [Text(""), Text(counts_text(table), style="bold")]
     return Group(*parts)
 
 
