@@ -272,7 +272,7 @@ class TerminalDisplay:
     async def _snapshots(self) -> NoReturn:
         """The header once, then a snapshot each update interval while there are components
         or something changed (as cspmonitor redraws)."""
-        self.console.print(Text(self.header))
+        self.console.print(Text(self.header), soft_wrap=True)
         printed: tuple[int, int] | None = None
         while True:
             state = (self.table.revision, self.table.undecodable)
