@@ -3,7 +3,9 @@
 :class:`ComponentTable` keeps one :class:`Component` per sender id. A report replaces what the
 table knew of its sender; a FINAL report removes it; a component that stays silent for
 ``min(purge_interval, 10 x its report interval)`` is purged (the rule of RSPLIB's
-``cspmonitor``; a FINAL report removes its sender at once, carrying its last status). Times
+``cspmonitor``). A FINAL report removes its sender at once; as cspmonitor, the table keeps
+what the sender's previous report said (RSPLIB's FINAL report has an empty location and
+status), only marked final. Times
 are seconds on the caller's clock (``trio.current_time()`` or a MockClock's); a datagram that
 does not decode is counted and otherwise ignored.
 
@@ -13,7 +15,7 @@ within a group by location, then id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rserpool.wire.csp import (
@@ -146,7 +148,8 @@ class ComponentTable:
             gone = self.components.pop(cid, None)
             if gone is None:
                 return Change("removed", Component(cid, source, report, now, now))
-            gone.source, gone.report, gone.last_seen = source, report, now
+            gone.source, gone.last_seen = source, now
+            gone.report = replace(gone.report, final=True)
             gone.reports += 1
             return Change("removed", gone)
         if known is None:

@@ -3,8 +3,8 @@
 rspregistrar, rspserver -echo and rspterminal report by CSP every 300 ms (``-cspserver=
 -cspinterval=300``); the monitor lists the registrar (PR, status "1[1] PEs in 1 Pool, 0
 Peers"), the PE with its ASAP association to the registrar, and the PU with its session to
-the PE. A PE stopped with SIGTERM is removed (RSPLIB's last report has the FINAL flag), a PU
-killed without a word is purged after 10 report intervals.
+the PE. A PE stopped with SIGTERM is removed (RSPLIB's last report has the FINAL flag and
+nothing else), a PU killed without a word is purged after 10 report intervals.
 
 Hosts are network namespaces joined by a veth link (RSPLIB drops loopback addresses from its
 transport parameters): the registrar and the monitor in ``pr``, the PE and PU in ``cl``; the
@@ -115,6 +115,9 @@ def test_monitor_lists_rsplib_components(topology: Topology, artifacts: Path) ->
         timeout=60,
     )
     assert removed["event"] == "removed" and component(removed)["final"] is True
+    # RSPLIB's FINAL report is empty: the monitor shows the PE as its last report described it.
+    assert link.b.address in component(removed)["location"]
+    assert component(removed)["status"] == pe_report["status"] != ""
     terminal.kill()  # no last report: purged after 10 x 300 ms of silence
     purged = wait_event(
         monitor,

@@ -157,12 +157,12 @@ def test_json_report_purge_final_undecodable(monitors: Callable[..., Monitor]) -
     assert purged["component"]["name"] == "PE $00002001"
     assert 2.5 <= waited < 2.5 + WAIT, waited
     assert purged["component"]["last_heard"] >= 2.5
-    # PE2 says goodbye: removed at once, with its last status.
-    monitor.send(report(PE2, 1000, "shutting down", final=True))
+    # PE2 says goodbye: removed at once, as its last regular report described it.
+    monitor.send(report(PE2, 1000, "", final=True))
     removed = event(monitor, "removed")
     assert removed["component"]["name"] == "PE $00002002"
     assert removed["component"]["final"] is True
-    assert removed["component"]["status"] == "shutting down"
+    assert removed["component"]["status"] == "EchoPool"
     assert monitor.stop() == 0
     for line in monitor.everything:  # stdout and stderr together: JSON or the two told lines
         assert line.startswith(("{", PROG, "signal SIGTERM")), line
@@ -171,7 +171,7 @@ def test_json_report_purge_final_undecodable(monitors: Callable[..., Monitor]) -
 def test_plain_snapshots_with_full(monitors: Callable[..., Monitor]) -> None:
     monitor = monitors("--full", "--update-interval=200")
     monitor.listening(monitor.out)
-    monitor.send(report(PR, 1000, "1[1] PEs in 1 Pool(s), 0 Peer(s)"))
+    monitor.send(report(PR, 1000, "1[1] PEs in 1 Pool, 0 Peers"))
     monitor.send(report(PE1, 1000, "EchoPool"))
     row = monitor.until(monitor.out, lambda line: line.startswith("PE $00002001"))
     assert "host-2001: 198.51.100.1" in row and "00:01:01" in row and "25%" in row

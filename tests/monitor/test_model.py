@@ -85,14 +85,21 @@ def test_each_report_restarts_the_silence() -> None:
     assert table.components[PE1].report.status == "busy"
 
 
-def test_final_report_removes_at_once_with_its_status() -> None:
+def test_final_report_removes_at_once() -> None:
+    """RSPLIB's FINAL report has no location or status: what the previous one said stays."""
     table = ComponentTable()
-    table.receive(report(PE1, status="EchoPool"), SOURCE, now=0.0)
+    table.receive(report(PE1, location="pe1", status="EchoPool"), SOURCE, now=0.0)
     revision = table.revision
-    change = table.receive(report(PE1, status="shutting down", final=True), SOURCE, now=1.0)
+    change = table.receive(report(PE1, final=True), ("198.51.100.2", 7), now=1.0)
     assert change is not None and change.kind == "removed"
-    assert change.component.report.status == "shutting down" and change.component.report.final
-    assert change.component.as_json(1.0)["final"] is True
+    gone = change.component
+    assert (gone.report.location, gone.report.status, gone.report.final) == (
+        "pe1",
+        "EchoPool",
+        True,
+    )
+    assert gone.as_json(1.0)["final"] is True and gone.as_json(1.0)["last_heard"] == 0.0
+    assert gone.source == ("198.51.100.2", 7) and gone.reports == 2
     assert table.components == {} and table.revision == revision + 1
     # A FINAL report of a component never seen: removed too, nothing stays behind.
     change = table.receive(report(PE2, final=True), SOURCE, now=2.0)

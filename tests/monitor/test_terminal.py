@@ -47,7 +47,7 @@ def system() -> ComponentTable:
             3_723_000_000,
             1_000_000,
             location="pr1: 198.51.100.1",
-            status="2[2] PEs in 1 Pool(s), 0 Peer(s)",
+            status="2[2] PEs in 1 Pool, 0 Peers",
             associations=(
                 ComponentAssociation(PE, 65_000_000, ppid=11),
                 ComponentAssociation(component_id(1, 0x2B), None, ppid=12),
@@ -77,7 +77,7 @@ def test_compact_lists_each_role() -> None:
     assert titles == ["Registrars (1)", "Pool Elements (1)", "Pool Users (1)"]
     pr = next(line for line in lines if line.startswith("PR $0000002a")).split()
     assert pr[:5] == ["PR", "$0000002a", "pr1:", "198.51.100.1", "01:02:03"]
-    assert "0.3s" in pr and "2" in pr and "2[2] PEs in 1 Pool(s), 0 Peer(s)" in " ".join(pr)
+    assert "0.3s" in pr and "2" in pr and "2[2] PEs in 1 Pool, 0 Peers" in " ".join(pr)
     pe = next(line for line in lines if line.startswith("PE $00002001"))
     assert "50%" in pe and "EchoPool" in pe and "00:00:05" in pe
     pu = next(line for line in lines if line.startswith("PU $00000000c0ffee"))
