@@ -222,8 +222,13 @@ async def main(args: argparse.Namespace) -> NoReturn:
                 print(header, file=sys.stderr, flush=True)
                 sink = json_sink(table) if args.json else _ignore
             else:
-                view = View(args.full, args.max_pr, args.max_pe, args.max_pu,
-                            args.max_location_size)  # fmt: skip
+                view = View(
+                    full=args.full,
+                    max_pr=args.max_pr,
+                    max_pe=args.max_pe,
+                    max_pu=args.max_pu,
+                    max_location_size=args.max_location_size,
+                )
                 display = TerminalDisplay(table, view, header, args.update_interval / 1000)
                 sink = display.sink
                 nursery.start_soon(display.run)

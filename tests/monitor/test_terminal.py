@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import io
 
+import trio
+import trio.testing
 from rich.console import Console
 
 from rserpool.monitor.model import ComponentTable
+from rserpool.monitor.receiver import MonitorEvent
 from rserpool.monitor.terminal import (
+    TerminalDisplay,
     View,
     duration_text,
     location_text,
@@ -123,3 +127,44 @@ def test_field_formats() -> None:
     assert protocol_text(17, 0) == "Data/UDP" and protocol_text(99, 0x2A) == "$0000002a/$0063"
     assert location_text("abcdef", 6) == "abcdef" and location_text("abcdefg", 6) == "abc..."
     assert printable("a\x00b\u202ec\nd") == "a\\x00b\\u202ec\\x0ad"
+
+
+async def test_live_redraws_at_once_on_change_and_every_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=150, color_system="standard")
+    table = ComponentTable()
+    display = TerminalDisplay(table, COMPACT, "watching", update_interval=1.0, console=console)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(display.run)
+        await trio.testing.wait_all_tasks_blocked()
+        assert "no component has reported yet" in out.getvalue()
+        start = trio.current_time()
+        report = ComponentStatusReport(PE, 0, 1_000_000, status="EchoPool")
+        change = table.receive(encode_report(report), SOURCE, now=start)
+        assert change is not None
+        display.sink(MonitorEvent(change.kind, change.component, start))
+        await trio.testing.wait_all_tasks_blocked()
+        assert trio.current_time() == start  # drawn at once, not at the next interval
+        assert "PE $00002001" in out.getvalue() and "\x1b[" in out.getvalue()
+        await trio.sleep(3.5)
+        # "Heard" counts up: redrawn every second, from the change's redraw (0.1 s after it) on
+        assert all(f"{n}.1s" in out.getvalue() for n in (1, 2, 3))
+        nursery.cancel_scope.cancel()
+
+
+async def test_snapshots_when_piped(autojump_clock: trio.testing.MockClock) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=150, color_system=None)
+    table = ComponentTable()
+    table.receive(encode_report(ComponentStatusReport(PE, 0, 10_000_000)), SOURCE, now=0.0)
+    display = TerminalDisplay(table, COMPACT, "watching", update_interval=1.0, console=console)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(display.run)
+        await trio.sleep(2.5)
+        nursery.cancel_scope.cancel()
+    text = out.getvalue()
+    assert text.startswith("watching\n") and text.count("watching") == 1
+    assert text.count("Component status at") == 3  # at 0, 1 and 2 s
+    assert text.count("PE $00002001") == 3 and "\x1b" not in text
