@@ -29,10 +29,20 @@ from rich.text import Text
 
 from rserpool.monitor.model import Component, ComponentTable, describe_id
 from rserpool.monitor.receiver import MonitorEvent
+from rserpool.wire.constants import PPID
 from rserpool.wire.csp import ComponentAssociation
 from rserpool.wire.csp import group_of as group_of_id
 
-PPID_NAMES = {0: "Data", 11: "ASAP", 12: "ENRP"}  # cspmonitor's names; others as $xxxxxxxx
+#: cspmonitor's (RSPLIB 3.4.4) names of PPIDs; others are shown as ``$0000002a``.
+PPID_NAMES = {
+    0: "Data",
+    PPID.ASAP: "ASAP",
+    PPID.ENRP: "ENRP",
+    PPID.FRACTAL_GENERATOR: "FractGen",
+    PPID.PINGPONG: "PingPong",
+    PPID.CALCAPP: "CalcApp",
+    PPID.SCRIPTING: "Scripting",
+}
 PROTOCOL_NAMES = {132: "SCTP", 6: "TCP", 17: "UDP"}  # IANA protocol numbers
 HIGH_LOAD = 0.90  # cspmonitor shows a load from 90 % on in reverse video
 MIN_REDRAW = 0.1  # seconds between two redraws caused by changes (a burst of reports)

@@ -125,6 +125,7 @@ def test_field_formats() -> None:
     assert duration_text(None) == "" and duration_text(3_723_000_000) == "1:02:03"
     assert protocol_text(132, 11) == "ASAP/SCTP" and protocol_text(132, 12) == "ENRP/SCTP"
     assert protocol_text(17, 0) == "Data/UDP" and protocol_text(99, 0x2A) == "$0000002a/$0063"
+    assert protocol_text(132, 33) == "PingPong/SCTP" and protocol_text(132, 32) == "FractGen/SCTP"
     assert location_text("abcdef", 6) == "abcdef" and location_text("abcdefg", 6) == "abc..."
     assert printable("a\x00b\u202ec\nd") == "a\\x00b\\u202ec\\x0ad"
 
