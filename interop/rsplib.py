@@ -87,9 +87,10 @@ def terminal(
     registrar: str,
     pool_handle: str = "EchoPool",
     name: str = "rspterminal",
+    extra: Sequence[str] = (),
 ) -> Process:
     """rspterminal (a PU): lines sent with :meth:`Process.send_line`, replies in its log."""
-    argv = ["rspterminal", f"-poolhandle={pool_handle}", f"-registrar={registrar}"]
+    argv = ["rspterminal", f"-poolhandle={pool_handle}", f"-registrar={registrar}", *extra]
     return _start(host, argv, logdir, name, stdin=True)
 
 

@@ -3,7 +3,8 @@
 * ``rserpool registrar``: a registrar (ENRP server), :mod:`rserpool.cli.registrar`;
 * ``rserpool hsdump``: print a registrar's handlespace, :mod:`rserpool.cli.hsdump`;
 * ``rserpool decode``: explain the ASAP/ENRP messages of a capture, :mod:`rserpool.cli.decode`;
-* ``rserpool server|terminal|pingpong``: a pool element, two pool users, :mod:`rserpool.cli.roles`.
+* ``rserpool server|terminal|pingpong``: a pool element, two pool users, :mod:`rserpool.cli.roles`;
+* ``rserpool monitor``: watch components through their CSP reports, :mod:`rserpool.cli.monitor`.
 
 RSPLIB's single-dash ``-name=value`` options are translated before argparse sees them.
 """
@@ -18,6 +19,7 @@ from typing import cast
 from rserpool import __version__
 from rserpool.cli import decode as cli_decode
 from rserpool.cli import hsdump as cli_hsdump
+from rserpool.cli import monitor as cli_monitor
 from rserpool.cli import registrar as cli_registrar
 from rserpool.cli import roles as cli_roles
 from rserpool.cli.common import Parser
@@ -27,6 +29,7 @@ TRANSLATORS: dict[str, Callable[[list[str]], tuple[list[str], list[str]]]] = {
     "registrar": cli_registrar.translate,
     "hsdump": cli_hsdump.translate,
     "decode": cli_decode.translate,
+    "monitor": cli_monitor.translate,
     **cli_roles.translators(),  # server, terminal, pingpong
 }
 
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_hsdump.add_parser(subparsers)
     cli_decode.add_parser(subparsers)
     cli_roles.register_subcommands(subparsers)
+    cli_monitor.add_parser(subparsers)
     return parser
 
 

@@ -3,8 +3,11 @@
 :class:`ComponentTable` keeps one :class:`Component` per sender id. A report replaces what the
 table knew of its sender; a FINAL report removes it; a component that stays silent for
 ``min(purge_interval, 10 x its report interval)`` is purged (the rule of RSPLIB's
-``cspmonitor``). Times are seconds on the caller's clock (``trio.current_time()`` or a
-MockClock's); a datagram that does not decode is counted and otherwise ignored.
+``cspmonitor``). A FINAL report removes its sender at once; as cspmonitor, the table keeps
+what the sender's previous report said (RSPLIB's FINAL report has an empty location and
+status), only marked final. Times
+are seconds on the caller's clock (``trio.current_time()`` or a MockClock's); a datagram that
+does not decode is counted and otherwise ignored.
 
 Components sort as cspmonitor lists them: registrars, then pool elements, then pool users;
 within a group by location, then id.
@@ -12,7 +15,7 @@ within a group by location, then id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rserpool.wire.csp import (
@@ -143,7 +146,12 @@ class ComponentTable:
         known = self.components.get(cid)
         if report.final:
             gone = self.components.pop(cid, None)
-            return Change("removed", gone or Component(cid, source, report, now, now))
+            if gone is None:
+                return Change("removed", Component(cid, source, report, now, now))
+            gone.source, gone.last_seen = source, now
+            gone.report = replace(gone.report, final=True)
+            gone.reports += 1
+            return Change("removed", gone)
         if known is None:
             component = self.components[cid] = Component(cid, source, report, now, now)
             return Change("added", component)
@@ -152,11 +160,12 @@ class ComponentTable:
         return Change("updated", known)
 
     def expire(self, now: float) -> list[Component]:
-        """Remove and return the components silent for longer than their limit."""
+        """Remove and return the components silent for their limit or longer (so that a
+        driver woken at :meth:`next_deadline` always finds something to purge)."""
         gone = [
             c
             for c in self.components.values()
-            if now - c.last_seen > c.silence_limit(self.purge_interval)
+            if now - c.last_seen >= c.silence_limit(self.purge_interval)
         ]
         for c in gone:
             del self.components[c.cid]
