@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from functools import partial
 from typing import Any
 
 import pytest
@@ -201,3 +202,36 @@ async def test_the_handlespace_reader_against_a_registrar(
             await trio.sleep(10)  # the same failure again and again: nothing to redraw
             assert poller.revision == settled
             nursery.cancel_scope.cancel()
+
+
+async def test_serve_with_a_registrar_draws_its_pools(nursery: trio.Nursery) -> None:
+    """``serve`` given a registrar: its pools and PEs appear on /state.json though nothing
+    reports over CSP (the registrar and PE on the in-memory network, HTTP on a real socket)."""
+    net = MemoryNetwork(seed=3, latency=0.001, sctp=TUNED)
+    net.add_host("pr", ["198.51.100.1"])
+    net.add_host("pe", ["198.51.100.2"])
+    net.add_host("monitor", ["198.51.100.9"])
+    config = RegistrarConfig(server_id=0x101, mentor_discovery_timeout=1000)
+    with trio.fail_after(20):
+        await nursery.start(serve_registrar, net.hosts["pr"], config)
+        pe = await AsapClient.connect(net.hosts["pe"], [("198.51.100.1", 3863)])
+        nursery.start_soon(pe.run)
+        await pe.send(registration(0x2001, ["198.51.100.2"]))
+        await pe.expect(RegistrationResponse)
+        url = await nursery.start(
+            partial(serve, sctp_host=net.hosts["monitor"], poll_interval=0.5),
+            ComponentTable(), "127.0.0.1", 0, [parse_endpoint("198.51.100.1")],
+        )  # fmt: skip
+        snapshot: dict[str, Any] = {"pools": []}
+        while not snapshot["pools"]:  # noqa: ASYNC110 (asks over HTTP, as a client would)
+            await trio.sleep(0.1)
+            snapshot = json.loads((await request(url + "state.json")).body)
+    assert snapshot["pools"] == [{"name": "EchoPool", "known": True, "elements": ["PE $00002001"]}]
+    (element,) = snapshot["pool_elements"]
+    assert element["home"] == "PR $00000101" and element["registered"]
+    assert not element["reported"] and element["location"] == "SCTP 198.51.100.2:7000 data+ctrl"
+    assert [r["id"] for r in snapshot["registrars"]] == ["PR $00000101"]  # not the monitor
+    assert snapshot["peerings"] == [] and snapshot["components"] == []
+    (read,) = snapshot["handlespaces"]
+    assert read["endpoint"] == "198.51.100.1:9901" and read["registrar"] == "PR $00000101"
+    assert read["error"] == "" and read["pool_elements"] == 1
