@@ -223,7 +223,7 @@ async def test_serve_with_a_registrar_draws_its_pools(nursery: trio.Nursery) -> 
             ComponentTable(), "127.0.0.1", 0, [parse_endpoint("198.51.100.1")],
         )  # fmt: skip
         snapshot: dict[str, Any] = {"pools": []}
-        while not snapshot["pools"]:  # noqa: ASYNC110 (asks over HTTP, as a client would)
+        while not snapshot["pools"]:
             await trio.sleep(0.1)
             snapshot = json.loads((await request(url + "state.json")).body)
     assert snapshot["pools"] == [{"name": "EchoPool", "known": True, "elements": ["PE $00002001"]}]
