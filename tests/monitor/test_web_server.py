@@ -66,9 +66,9 @@ async def test_the_page_and_the_snapshot(nursery: trio.Nursery) -> None:
             {"name": "EchoPool", "known": True, "elements": ["PE $00002001", "PE $00002002"]}
         ]
         assert snapshot["pool_users"][0]["bound_to"] == ["PE $00002001"]
-        head = await request(url + "state.json", "HEAD")
+        head = await request(url, "HEAD")
         assert head.status == 200 and head.body == b""
-        assert int(head.headers["content-length"]) == len(state.body)
+        assert int(head.headers["content-length"]) == len(page.body)
         assert (await request(url + "nothing-here")).status == 404
         refused = await request(url + "state.json", "POST")
         assert refused.status == 405 and refused.headers["allow"] == "GET, HEAD"
