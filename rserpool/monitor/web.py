@@ -1,6 +1,7 @@
 """``rserpool monitor --web HOST:PORT``: a live web page that draws the running system.
 
-:func:`serve` runs an HTTP server (Hypercorn on Trio) with three routes:
+:func:`serve_page` runs an HTTP server (Hypercorn on Trio) with three routes (:func:`serve`
+is the same for the command's options):
 
 ``/``
     The page (``static/index.html``: HTML, inline JavaScript and SVG, nothing loaded from
@@ -23,10 +24,13 @@ ENRP (:mod:`rserpool.monitor.web_poll`), which is where pool handles come from.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import socket
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -187,6 +191,40 @@ def url_of(host: str, port: int) -> str:
 
 
 async def serve(
+    args: argparse.Namespace,
+    table: ComponentTable,
+    *,
+    task_status: TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """``rserpool monitor --web HOST:PORT [--registrar ADDR[:PORT]]...``: :func:`serve_page`
+    for the command's table, as its options say.
+
+    ``args.web`` is ``(host, port)``, ``args.registrars`` the ENRP endpoints (``(addresses,
+    port)``); ``args.transport`` and ``args.udp_port``, where the command has them, choose the
+    SCTP the handlespaces are read over. Tells the page's URL on standard error; an address
+    that cannot be bound is one line (:class:`rserpool.cli.common.CommandError`)."""
+    from rserpool.cli.common import CommandError, describe_failure
+
+    host, port = args.web
+    registrars: list[RegistrarEndpoint] = list(getattr(args, "registrars", None) or ())
+    sctp_host = _sctp_host(args, registrars) if registrars else None
+    failure: OSError | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            url = await nursery.start(
+                partial(serve_page, sctp_host=sctp_host), table, host, port, registrars
+            )
+        except OSError as exc:
+            failure = exc
+        else:
+            print(f"rserpool monitor: the web page is at {url}", file=sys.stderr, flush=True)
+            task_status.started(url)
+    if failure is not None:
+        where = url_of(host, port).removeprefix("http://").rstrip("/")
+        raise CommandError(f"--web {where}: {describe_failure(failure)}")
+
+
+async def serve_page(
     table: ComponentTable,
     host: str,
     port: int,
@@ -199,9 +237,8 @@ async def serve(
     """Serve the monitor's page for ``table`` on ``host``:``port`` until cancelled.
 
     ``registrars``: ENRP endpoints (``(addresses, port)``, as
-    :func:`rserpool.monitor.web_poll.parse_endpoint` or ``rserpool.cli.hsdump.parse_registrar``
-    return them) whose handlespaces are read every ``poll_interval`` seconds over
-    ``sctp_host`` (the transport ``--transport`` chose; without one, a client host chosen as
+    :func:`rserpool.monitor.web_poll.parse_endpoint` returns them) whose handlespaces are read
+    every ``poll_interval`` seconds over ``sctp_host`` (without one, a client host chosen as
     ``rserpool hsdump`` chooses it by default). ``port`` 0 takes a free port.
 
     Reports ``task_status.started(url)`` once the server listens, with the port it got, e.g.
@@ -213,7 +250,7 @@ async def serve(
     poller = None
     if registrars:
         if sctp_host is None:
-            sctp_host = _default_sctp_host(registrars)
+            sctp_host = _sctp_host(argparse.Namespace(), registrars)
         poller = HandlespacePoller(sctp_host, registrars, interval=poll_interval)
     app = MonitorApp(table, poller)
     config = Config()
@@ -248,13 +285,14 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _default_sctp_host(registrars: Sequence[RegistrarEndpoint]) -> Host:
-    import argparse
-
+def _sctp_host(args: argparse.Namespace, registrars: Sequence[RegistrarEndpoint]) -> Host:
+    """The client host the handlespaces are read over: ``--transport`` (default auto)."""
     from rserpool.cli.transport import make_host
 
-    args = argparse.Namespace(transport="auto", udp_port=None)
+    choice = argparse.Namespace(
+        transport=getattr(args, "transport", "auto"), udp_port=getattr(args, "udp_port", None)
+    )
     toward = [str(a) for a in registrars[0][0]]
-    host, line = make_host(args, [], role="client", toward=toward)
+    host, line = make_host(choice, [], role="client", toward=toward)
     log.debug("handlespace reads: %s", line)
     return host

@@ -122,7 +122,7 @@ async def watch_handlespace(
     try:
         association = await host.sctp_connect(registrar)
     except TransportError as exc:
-        raise HsdumpError(f"cannot connect to {registrar}: {exc}") from exc
+        raise HsdumpError(f"cannot connect: {exc}") from exc
     try:
         await _converse_forever(association, report, sender_id, interval, answer_within)
     except (trio.EndOfChannel, TransportError, trio.BrokenResourceError) as exc:

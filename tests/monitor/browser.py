@@ -1,5 +1,5 @@
 """What the browser test needs: a real monitor (a CSP receiver on a UDP socket and
-:func:`rserpool.monitor.web.serve`) running in a thread of its own, and Debian's headless
+:func:`rserpool.monitor.web.serve_page`) running in a thread of its own, and Debian's headless
 chromium driven by selenium through ``chromedriver``."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from rserpool.monitor.model import ComponentTable
-from rserpool.monitor.web import serve
+from rserpool.monitor.web import serve_page
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -66,7 +66,7 @@ async def _run(ready: queue.Queue[Monitor | BaseException]) -> None:
         with trio.socket.socket(type=socket.SOCK_DGRAM) as sock, trio.CancelScope() as scope:
             await sock.bind(("127.0.0.1", 0))
             async with trio.open_nursery() as nursery:
-                url = await nursery.start(serve, table, "127.0.0.1", 0)
+                url = await nursery.start(serve_page, table, "127.0.0.1", 0)
                 nursery.start_soon(_receive, sock, table)
                 token = trio.lowlevel.current_trio_token()
                 ready.put(Monitor(sock.getsockname(), url, table, token, scope))

@@ -1,9 +1,10 @@
-"""The web monitor's server: :func:`serve` on a real socket (the page, ``/state.json``, the
+"""The web monitor's server: :func:`serve_page` on a real socket (the page, ``/state.json``, the
 event stream following the table), the ASGI application's keep-alive in virtual time, and
 the handlespace reader against a real registrar on the in-memory network."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import socket
@@ -14,9 +15,10 @@ import pytest
 import trio
 import trio.testing
 
+from rserpool.cli.common import CommandError
 from rserpool.drivers.registrar import serve_registrar
 from rserpool.monitor.model import ComponentTable
-from rserpool.monitor.web import MonitorApp, serve, url_of
+from rserpool.monitor.web import MonitorApp, serve, serve_page, url_of
 from rserpool.monitor.web_poll import HandlespacePoller, endpoint_text, parse_endpoint
 from rserpool.proto.registrar import RegistrarConfig
 from rserpool.transport import TUNED, MemoryNetwork
@@ -50,7 +52,7 @@ def data_of(block: str) -> dict[str, Any]:
 async def test_the_page_and_the_snapshot(nursery: trio.Nursery) -> None:
     table = ComponentTable()
     small_system(table)
-    url = await nursery.start(serve, table, "127.0.0.1", 0)
+    url = await nursery.start(serve_page, table, "127.0.0.1", 0)
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url) and not url.endswith(":0/")
     with trio.fail_after(10):
         page = await request(url)
@@ -77,7 +79,7 @@ async def test_the_page_and_the_snapshot(nursery: trio.Nursery) -> None:
 async def test_the_event_stream_follows_the_table(nursery: trio.Nursery) -> None:
     table = ComponentTable()
     small_system(table)
-    url = await nursery.start(serve, table, "127.0.0.1", 0)
+    url = await nursery.start(serve_page, table, "127.0.0.1", 0)
     with trio.fail_after(10):
         async with events(url + "events") as stream:
             assert stream.headers["content-type"] == "text/event-stream; charset=utf-8"
@@ -98,7 +100,22 @@ async def test_a_taken_port_is_an_os_error(nursery: trio.Nursery) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(OSError):
-            await nursery.start(serve, ComponentTable(), "127.0.0.1", port)
+            await nursery.start(serve_page, ComponentTable(), "127.0.0.1", port)
+
+
+async def test_the_command_entry(nursery: trio.Nursery, capsys: pytest.CaptureFixture[str]) -> None:
+    """``serve(args, table)``, as ``rserpool monitor --web`` calls it: the URL on standard
+    error; a taken port is one line naming the option."""
+    args = argparse.Namespace(web=("127.0.0.1", 0), registrars=[])
+    url = await nursery.start(serve, args, ComponentTable())
+    assert capsys.readouterr().err == f"rserpool monitor: the web page is at {url}\n"
+    port = int(url.rsplit(":", 1)[1].rstrip("/"))
+    with pytest.raises(CommandError) as failed:
+        await nursery.start(serve, argparse.Namespace(web=("127.0.0.1", port)), ComponentTable())
+    assert str(failed.value) == (
+        f"--web 127.0.0.1:{port}: address already in use (Address already in use): "
+        "is another instance running?"
+    )
 
 
 def test_urls() -> None:
@@ -205,7 +222,7 @@ async def test_the_handlespace_reader_against_a_registrar(
 
 
 async def test_serve_with_a_registrar_draws_its_pools(nursery: trio.Nursery) -> None:
-    """``serve`` given a registrar: its pools and PEs appear on /state.json though nothing
+    """``serve_page`` given a registrar: its pools and PEs appear on /state.json though nothing
     reports over CSP (the registrar and PE on the in-memory network, HTTP on a real socket)."""
     net = MemoryNetwork(seed=3, latency=0.001, sctp=TUNED)
     net.add_host("pr", ["198.51.100.1"])
@@ -219,7 +236,7 @@ async def test_serve_with_a_registrar_draws_its_pools(nursery: trio.Nursery) -> 
         await pe.send(registration(0x2001, ["198.51.100.2"]))
         await pe.expect(RegistrationResponse)
         url = await nursery.start(
-            partial(serve, sctp_host=net.hosts["monitor"], poll_interval=0.5),
+            partial(serve_page, sctp_host=net.hosts["monitor"], poll_interval=0.5),
             ComponentTable(), "127.0.0.1", 0, [parse_endpoint("198.51.100.1")],
         )  # fmt: skip
         snapshot: dict[str, Any] = {"pools": []}
