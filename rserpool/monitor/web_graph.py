@@ -32,7 +32,7 @@ from typing import Any
 from rserpool.monitor.model import Component, ComponentTable, describe_id
 from rserpool.proto.hsdump import HandlespaceDump
 from rserpool.wire.constants import PPID
-from rserpool.wire.csp import ComponentGroup, component_id, group_of
+from rserpool.wire.csp import ComponentGroup, component_id, group_of, object_of
 from rserpool.wire.text import handle_text, policy_text, transport_text
 
 POOL_UNKNOWN = "pool unknown"
@@ -63,10 +63,12 @@ def pool_from_status(status: str) -> str | None:
 
 
 def _peers_of(component: Component, group: int, ppid: int | None = None) -> list[int]:
-    """The component ids of ``component``'s associations to ``group`` (of that PPID)."""
+    """The component ids of ``component``'s associations to ``group`` (of that PPID); an
+    object 0 is a peer whose identifier the reporter does not know (a PU's registrar)."""
     found: list[int] = []
     for a in component.associations:
         wanted = group_of(a.receiver_id) == group and (ppid is None or a.ppid == ppid)
+        wanted = wanted and object_of(a.receiver_id) != 0
         if wanted and a.receiver_id not in found:
             found.append(a.receiver_id)
     return found
@@ -176,7 +178,7 @@ def _merge_handlespace(poll: RegistrarPoll, node: Callable[[int], _Node], mine: 
             n.pool = handle_text(handle)
             n.policy = policy_text(pe.policy)
             n.transport = transport_text(pe.user_transport)
-            if not n.links:  # a reporting PE tells its home itself, more recently
+            if not n.links and pe.home_registrar_id:  # a reporting PE tells its home itself
                 n.links = [component_id(PR, pe.home_registrar_id)]
 
 

@@ -51,6 +51,7 @@ from rserpool.wire import (
     encode_message,
 )
 from rserpool.wire.constants import ENRP_PORT
+from rserpool.wire.text import ident
 
 POLL_INTERVAL = 3.0  # seconds between two reads of the same registrar
 POLL_TIMEOUT = 5.0  # seconds one read may take
@@ -263,5 +264,10 @@ class HandlespacePoller:
         else:
             new = RegistrarPoll(name, dump, now, "")
             changed = old.dump is None or old.error != "" or _digest(dump) != _digest(old.dump)
+            if old.dump is None or old.error:
+                log.info(
+                    "handlespace of %s: registrar %s, %d pool(s), %d PE(s)",
+                    name, ident(dump.registrar_id), len(dump.pools), dump.pe_count(),
+                )  # fmt: skip
         self.polls[name] = new
         self.revision += changed

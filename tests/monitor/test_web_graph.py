@@ -121,6 +121,14 @@ def test_a_pu_that_does_not_report_is_known_from_its_pe() -> None:
     assert registrar["id"] == "PR $00000101" and not registrar["reported"]
 
 
+def test_a_registrar_whose_identifier_is_unknown_is_not_drawn() -> None:
+    """A PU reports its registrar association before it learnt the registrar's id: 0."""
+    table = ComponentTable()
+    feed(table, 10.0, pu_report(0xBEEF, 0, [0x2001]))
+    snap = build_snapshot(table, 10.0)
+    assert snap["registrars"] == [] and snap["pool_users"][0]["registrar"] is None
+
+
 def test_a_reporting_pu_is_believed_over_a_stale_pe() -> None:
     table = ComponentTable()
     feed(
