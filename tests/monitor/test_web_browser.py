@@ -110,8 +110,8 @@ def test_the_page_draws_the_system_and_follows_a_failover(
         (e["data-from"], e["data-home"])
         for e in drawn(browser, "line.home", "data-from", "data-home")
     ) == [("PE $00002001", "PR $00000101"), ("PE $00002002", "PR $00000102")]
-    pool = drawn(browser, 'g.pool[data-pool="EchoPool"]')
-    assert len(pool) == 1 and pool[0]["text"] == "EchoPool  (2 PE)"
+    assert len(drawn(browser, 'g.pool[data-pool="EchoPool"]')) == 1
+    assert [e["text"] for e in drawn(browser, "text.pool-name")] == ["EchoPool  (2 PE)"]
     (pe1,) = drawn(browser, 'g.pe[data-component="PE $00002001"]')
     assert "pe1: 127.0.0.2" in pe1["text"] and "load 50%" in pe1["text"]
     assert attributes(browser, "#components tbody tr", "data-component") == [
