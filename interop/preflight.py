@@ -7,9 +7,10 @@ kernel with its modules (for ``sctp.ko``), a statically linked busybox for the i
 and, for the tests it runs, RSPLIB's programs, tshark and iproute2, which it sees through the
 shared root filesystem. ``python -m interop.preflight`` prints the check.
 
-One requirement is the host's own: the tests in ``tests/usrsctp`` run usrsctp's example
+Two requirements are the host's own: the tests in ``tests/usrsctp`` run usrsctp's example
 programs (the FreeBSD SCTP stack in userland, speaking SCTP over UDP) beside our stack on this
-machine, with no guest; :data:`HOST` names them, and :func:`usrsctp_program` finds one.
+machine, with no guest; :data:`HOST` names them, and :func:`usrsctp_program` finds one. The
+web monitor's browser test needs chromium and chromedriver (:data:`BROWSER`).
 """
 
 from __future__ import annotations
@@ -128,6 +129,20 @@ HOST = (
 )
 
 
+#: The web monitor's browser test (tests/monitor/test_web_browser.py) drives Debian's chromium,
+#: headless, through its chromedriver; both stay on the host.
+BROWSER = (
+    Requirement(
+        "chromium (headless, for the web monitor's browser test)",
+        "chromium",
+        lambda: any(shutil.which(name) for name in ("chromium", "chromium-browser")),
+    ),
+    Requirement(
+        "chromedriver (selenium drives chromium)", "chromium-driver", program("chromedriver")
+    ),
+)
+
+
 def missing(requirements: tuple[Requirement, ...] = GUEST + IN_GUEST) -> list[Requirement]:
     return [r for r in requirements if not r.present()]
 
@@ -144,7 +159,7 @@ def explain_missing(requirements: tuple[Requirement, ...] = GUEST + IN_GUEST) ->
 
 
 def main() -> int:
-    everything = GUEST + IN_GUEST + HOST
+    everything = GUEST + IN_GUEST + HOST + BROWSER
     for requirement in everything:
         mark = "ok     " if requirement.present() else "MISSING"
         print(f"{mark} {requirement.what}  [{requirement.package}]")

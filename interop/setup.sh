@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PACKAGES="qemu-system-x86 linux-image-amd64 busybox-static file rsplib-registrar rsplib-tools rsplib-services
           tshark lksctp-tools libsctp-dev iproute2 procps coreutils libusrsctp2 libusrsctp-examples
-          valgrind"
+          valgrind chromium chromium-driver"
 
 missing=()
 for package in $PACKAGES; do

@@ -39,6 +39,6 @@ def test_every_missing_piece_is_named_with_its_package() -> None:
 
 def test_the_setup_installs_every_package_the_check_asks_for() -> None:
     setup = (Path(__file__).parents[2] / "interop" / "setup.sh").read_text()
-    for requirement in preflight.GUEST + preflight.IN_GUEST + preflight.HOST:
+    for requirement in preflight.GUEST + preflight.IN_GUEST + preflight.HOST + preflight.BROWSER:
         if not requirement.package.startswith("make "):
             assert requirement.package in setup, requirement.package
