@@ -57,11 +57,16 @@ async def dump_handlespace(
     except (trio.EndOfChannel, TransportError, trio.BrokenResourceError) as exc:
         raise HsdumpError(f"the registrar closed the association: {exc}") from exc
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(2):
-            with suppress(TransportError, trio.BrokenResourceError, trio.ClosedResourceError):
-                await association.shutdown()
-            await association.aclose()
+        await close_gracefully(association)
     return dump
+
+
+async def close_gracefully(association: SctpAssociation) -> None:
+    """SHUTDOWN and close, shielded from cancellation, giving the peer at most 2 s."""
+    with trio.CancelScope(shield=True), trio.move_on_after(2):
+        with suppress(TransportError, trio.BrokenResourceError, trio.ClosedResourceError):
+            await association.shutdown()
+        await association.aclose()
 
 
 def _advertised(addresses: Sequence[Address]) -> TransportAddress:

@@ -23,13 +23,12 @@ import logging
 import random
 import re
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 
 import trio
 
 from rserpool.drivers.associations import transport_of
-from rserpool.drivers.hsdump import LIST_GRACE, HsdumpError
+from rserpool.drivers.hsdump import LIST_GRACE, HsdumpError, close_gracefully
 from rserpool.monitor.web_graph import RegistrarPoll
 from rserpool.proto.common import TransportAddress
 from rserpool.proto.hsdump import HandlespaceDump
@@ -129,10 +128,7 @@ async def watch_handlespace(
     except (trio.EndOfChannel, TransportError, trio.BrokenResourceError) as exc:
         raise HsdumpError(f"the registrar closed the association: {exc}") from exc
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(2):
-            with suppress(TransportError, trio.BrokenResourceError, trio.ClosedResourceError):
-                await association.shutdown()
-            await association.aclose()
+        await close_gracefully(association)
 
 
 async def _converse_forever(
