@@ -113,7 +113,7 @@ def test_json_follows_a_failover(system: System) -> None:
     index, event, table = monitor.wait_event(failed_over, after=mark)
     moved = time.monotonic() - killed
     assert (pe(serving), PINGPONG) not in peers(event["component"])
-    assert moved < 3.0, f"the PU's association moved {moved:.1f} s after the kill"
+    assert moved < 5.0, f"the PU's association moved {moved:.1f} s after the kill"
     pu.wait_for(rf"FAILOVER done: now at PE \${survivor:08x}")
 
     # no FINAL report from a killed PE: purged after ten silent report intervals
@@ -216,7 +216,7 @@ def test_the_web_page_follows_a_failover(
     still = "still drawn" if drawn(browser, f'g.pe[data-component="{pe(serving)}"]') else "gone"
     shots.take(2, SHOTS[1][0], f"{SHOTS[1][1]}; the killed PE is {still}")
     pu.wait_for(rf"FAILOVER done: now at PE \${survivor:08x}")
-    assert moved < 3.0, f"the page showed the failover {moved:.1f} s after the kill"
+    assert moved < 5.0, f"the page showed the failover {moved:.1f} s after the kill"
 
     # the dead PE goes once purged (3 s of silence) and dropped from the handlespace
     wait_for(
