@@ -23,7 +23,9 @@ besides its display (the address it listens on, a signal) goes to standard error
 
 ``--web HOST:PORT`` serves the table as a web page instead (``rserpool.monitor.web.serve(args,
 table)``, given the table this command's receiver keeps); ``--registrar ADDR:PORT`` names the
-registrars whose handlespace the page shows.
+registrars whose handlespace the page shows, read over the SCTP that ``--transport`` and
+``--udp-port`` choose, as for ``rserpool hsdump`` (:mod:`rserpool.cli.transport`). Only the page
+shows handlespaces: ``--registrar`` without ``--web`` is a usage error.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import trio
 from rserpool.cli import common
 from rserpool.cli.common import CommandError, UsageError, add_logging_options, integer, number
 from rserpool.cli.options import parse_ip, parse_remote, split_host_port, translate_rsplib
+from rserpool.cli.transport import add_transport_options
 from rserpool.monitor.model import ComponentTable
 from rserpool.monitor.receiver import (
     MonitorEvent,
@@ -145,7 +148,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--registrar", dest="registrars", type=parse_registrar, action="append",
                    default=[], metavar="ADDR[:PORT]",
                    help="a registrar whose handlespace the web page shows (ENRP port 9901 "
-                        "unless given; repeat for more; only with --web)")  # fmt: skip
+                        "unless given; repeat for more; only with --web), read over "
+                        "--transport")  # fmt: skip
+    add_transport_options(p)
     add_logging_options(p)
     p.set_defaults(func=run)
 
@@ -156,7 +161,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> None:
     if args.registrars and args.web is None:
-        raise UsageError(f"argument {common.spelled('--registrar')}: only with --web")
+        raise UsageError(
+            f"argument {common.spelled('--registrar')}: needs --web (the web page shows the "
+            "handlespace)"
+        )
+    if args.udp_port is not None and not args.registrars:
+        raise UsageError("argument --udp-port: only with --registrar (the handlespace reads)")
 
 
 def _web_server() -> Callable[[argparse.Namespace, ComponentTable], Awaitable[Any]]:

@@ -294,5 +294,5 @@ def _sctp_host(args: argparse.Namespace, registrars: Sequence[RegistrarEndpoint]
     )
     toward = [str(a) for a in registrars[0][0]]
     host, line = make_host(choice, [], role="client", toward=toward)
-    log.debug("handlespace reads: %s", line)
+    log.info("handlespace reads: %s", line)
     return host

@@ -8,10 +8,10 @@ import queue
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -118,3 +118,29 @@ def headless_chromium(width: int = 1500, height: int = 950) -> Iterator[WebDrive
         yield driver
     finally:
         driver.quit()
+
+
+def wait_for(
+    driver: WebDriver, condition: Callable[[], object], what: str, timeout: float = 15
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda _: condition(), message=what)
+
+
+# The page redraws on every snapshot: read it in one script (atomic in the page), never
+# through element handles that a redraw makes stale.
+def drawn(driver: WebDriver, css: str, *names: str) -> list[dict[str, Any]]:
+    """Every element matching ``css``: its text and the attributes ``names``."""
+    result: list[dict[str, Any]] = driver.execute_script(
+        """const [css, names] = arguments;
+        return Array.from(document.querySelectorAll(css), (e) => Object.fromEntries(
+            [["text", e.textContent], ...names.map((n) => [n, e.getAttribute(n)])]));""",
+        css,
+        list(names),
+    )
+    return result
+
+
+def attributes(driver: WebDriver, css: str, name: str) -> list[str | None]:
+    return [element[name] for element in drawn(driver, css, name)]

@@ -240,7 +240,12 @@ def one_line(capsys: pytest.CaptureFixture[str], argv: list[str], status: int) -
         (["--local", "monitor.example"],
          "argument --local: not an IP address: 'monitor.example'"),
         (["--web", "8080"], "argument --web: give HOST:PORT, not '8080'"),
-        (["--registrar", "198.51.100.1"], "argument --registrar: only with --web"),
+        (["--registrar", "198.51.100.1"],
+         "argument --registrar: needs --web (the web page shows the handlespace)"),
+        (["--web", "127.0.0.1:0", "--udp-port", "9899"],
+         "argument --udp-port: only with --registrar (the handlespace reads)"),
+        (["--transport", "sctp"],
+         "argument --transport: invalid choice: 'sctp' (choose from 'auto', 'kernel', 'udp')"),
     ],
 )  # fmt: skip
 def test_bad_options_are_one_line(

@@ -6,14 +6,21 @@ directory (``build/test-results/local/<test>/``)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from interop.preflight import BROWSER, missing
-from tests.monitor.browser import Monitor, headless_chromium, running_monitor
+from tests.monitor.browser import (
+    Monitor,
+    attributes,
+    drawn,
+    headless_chromium,
+    running_monitor,
+    wait_for,
+)
 from tests.monitor.reports import pe_report, pu_report, registrar_report
 
 if TYPE_CHECKING:
@@ -43,30 +50,6 @@ def monitor() -> Iterator[Monitor]:
 def browser() -> Iterator[WebDriver]:
     with headless_chromium() as driver:
         yield driver
-
-
-def wait_for(driver: WebDriver, condition: Callable[[], object], what: str) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 15, poll_frequency=0.1).until(lambda _: condition(), message=what)
-
-
-# The page redraws on every snapshot: read it in one script (atomic in the page), never
-# through element handles that a redraw makes stale.
-def drawn(driver: WebDriver, css: str, *names: str) -> list[dict[str, Any]]:
-    """Every element matching ``css``: its text and the attributes ``names``."""
-    result: list[dict[str, Any]] = driver.execute_script(
-        """const [css, names] = arguments;
-        return Array.from(document.querySelectorAll(css), (e) => Object.fromEntries(
-            [["text", e.textContent], ...names.map((n) => [n, e.getAttribute(n)])]));""",
-        css,
-        list(names),
-    )
-    return result
-
-
-def attributes(driver: WebDriver, css: str, name: str) -> list[str | None]:
-    return [element[name] for element in drawn(driver, css, name)]
 
 
 def the_system(monitor: Monitor, *, pe1_final: bool = False, pu_on: int = 0x2001) -> None:
