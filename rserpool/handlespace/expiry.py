@@ -31,7 +31,6 @@ class ExpiryQueue:
         """(Re)schedule ``pe`` at ``deadline`` ms, or cancel its timer if None."""
         if pe.expiry_record is not None:
             self._live -= 1
-        pe.expiry = deadline
         if deadline is None:
             pe.expiry_record = None
             if len(self._heap) > 2 * self._live + _COMPACT_SLACK:
@@ -67,6 +66,5 @@ class ExpiryQueue:
                 return due
             pe = heapq.heappop(heap)[2]
             pe.expiry_record = None
-            pe.expiry = None
             self._live -= 1
             due.append(pe)

@@ -40,9 +40,7 @@ class PoolElement(PolicyEntry):
 
     __slots__ = (
         "asap_transport",
-        "control_channel",
         "encoded_element",
-        "expiry",
         "expiry_record",
         "home_registrar_id",
         "keep_alive_timeout_due",
@@ -54,7 +52,6 @@ class PoolElement(PolicyEntry):
         "registration_assoc",
         "registration_life",
         "registration_time",
-        "transport_protocol",
         "unreachable_reports",
         "user_transport",
     )
@@ -67,8 +64,6 @@ class PoolElement(PolicyEntry):
         registration_life: int,
         policy: PoolMemberSelectionPolicy,
         user_transport: Transport,
-        transport_protocol: int,
-        control_channel: bool,
         asap_transport: SctpTransport | None,
         now: int,
     ) -> None:
@@ -78,15 +73,14 @@ class PoolElement(PolicyEntry):
         self.key: Key = (pool_handle, pe_id)
         self.home_registrar_id = home_registrar_id
         self.registration_life = registration_life  # ms
+        # No transport protocol or control-channel flag here: they are the pool's (saves 16 B).
         self.user_transport = user_transport
-        self.transport_protocol = transport_protocol
-        self.control_channel = control_channel
         self.asap_transport = asap_transport
         self.registration_time = now  # first registration, ms
         self.last_update = now  # last (re-)registration or handle update, ms
         self.unreachable_reports = 0
-        self.expiry: int | None = None  # deadline in ms, or None: no timer
-        self.expiry_record: object = None  # the ExpiryQueue's live record
+        #: The ExpiryQueue's live record ``(deadline, counter, PE)``, or None: no timer.
+        self.expiry_record: tuple[int, int, PoolElement] | None = None
         #: The ASAP association a registrar reaches its home PE on (RSPLIB's
         #: RegistratorAssocID; None: unknown, Endpoint Keep Alives go with the H bit).
         self.registration_assoc: int | None = None
@@ -97,6 +91,12 @@ class PoolElement(PolicyEntry):
         #: The PE's Pool Element parameter as a registrar's Handle Resolution Responses carry
         #: it (encoded); the handlespace drops it whenever one of the fields above changes.
         self.encoded_element: bytes | None = None
+
+    @property
+    def expiry(self) -> int | None:
+        """The PE's deadline in ms, or None: no timer (read from its record: saves a slot)."""
+        record = self.expiry_record
+        return None if record is None else record[0]
 
     def __repr__(self) -> str:
         return (

@@ -100,28 +100,46 @@ class RotationSelection(SelectionStorage[E]):
     the order is a queue: new and selected PEs go to the back, selection reads the front. The
     queue is a list plus a head index (smaller than a deque for the many one-PE pools); every
     operation is O(1) amortised (plus O(n) for n selected) and touches only the ends, which
-    keeps it fast for pools of millions. Removal is lazy, as in :class:`OrderedSelection`.
+    keeps it fast for pools of millions. Removal is lazy, as in :class:`OrderedSelection`:
+    position ``i`` holds the entry ``_queue[i]`` with the sequence number ``_seqs[i]`` it had
+    when queued, and is live while the entry is still in this storage with that number.
     """
 
-    __slots__ = ("_head", "_queue")
+    __slots__ = ("_head", "_queue", "_seqs")
 
     def __init__(self, policy: PoolPolicy) -> None:
         if policy.key is None or policy.update is not None or policy.weighted_rounds:
             raise ValueError(f"{policy.name} is not a pure rotation")
         super().__init__(policy)
-        self._queue: list[tuple[int, E]] = []
-        self._head = 0  # records before it are gone
+        # Two parallel lists, not a (seq, entry) tuple per position: saves 48 B per entry.
+        self._queue: list[E] = []
+        self._seqs: list[int] = []  # the entries' own seq_number objects: no new ints
+        self._head = 0  # positions before it are gone
+
+    def _live_at(self, i: int) -> bool:
+        entry = self._queue[i]
+        return entry.selection_token is self and entry.seq_number == self._seqs[i]
 
     def _link(self, entry: E) -> None:
-        record = (entry.seq_number, entry)
-        entry.selection_token = record
-        self._queue.append(record)
+        entry.selection_token = self  # sequence numbers are unique within the storage
+        self._queue.append(entry)
+        self._seqs.append(entry.seq_number)
 
     def _unlink(self, entry: E) -> None:
         entry.selection_token = None
         if len(self._queue) - self._head > 2 * self._live + _COMPACT_SLACK:
-            self._queue = [r for r in self._queue[self._head :] if r[1].selection_token is r]
-            self._head = 0
+            self._drop_before(self._head, compact=True)
+
+    def _drop_before(self, head: int, *, compact: bool = False) -> None:
+        """Forget the positions before ``head`` (and, with ``compact``, the stale ones)."""
+        live = [i for i in range(head, len(self._queue)) if self._live_at(i)] if compact else None
+        if live is None:
+            del self._queue[:head]
+            del self._seqs[:head]
+        else:
+            self._queue = [self._queue[i] for i in live]
+            self._seqs = [self._seqs[i] for i in live]
+        self._head = 0
 
     def update(self, entry: E, policy: PoolMemberSelectionPolicy) -> bool:
         # The order depends on the sequence number only: nothing to re-sort.
@@ -134,34 +152,33 @@ class RotationSelection(SelectionStorage[E]):
         queue = self._queue
         size = len(queue)
         head = self._head
-        while head < size and queue[head][1].selection_token is not queue[head]:
+        live_at = self._live_at
+        while head < size and not live_at(head):
             head += 1
         chosen: list[E] = []
         positions: list[int] = []
         i = head
         while len(chosen) < n and i < size:
-            record = queue[i]
-            if record[1].selection_token is record:
-                chosen.append(record[1])
+            if live_at(i):
+                chosen.append(queue[i])
                 positions.append(i)
             i += 1
         moved = chosen[: self._max_increment(max_increment)]
         if moved:
-            # Everything before the last moved record is gone: the moved ones, stale ones.
+            # Everything before the last moved position is gone: the moved ones, stale ones.
             head = positions[len(moved) - 1] + 1
             for entry in moved:
                 entry.seq_number = self._take_seq()
                 entry.selection_counter += 1
                 self._link(entry)
-        if head > _COMPACT_SLACK and 2 * head > len(queue):
-            del queue[:head]
-            head = 0
         self._head = head
+        if head > _COMPACT_SLACK and 2 * head > len(queue):
+            self._drop_before(head)
         return chosen
 
     def __iter__(self) -> Iterator[E]:
-        queue = self._queue
-        return (r[1] for r in queue[self._head :] if r[1].selection_token is r)
+        queue, live_at = self._queue, self._live_at
+        return (queue[i] for i in range(self._head, len(queue)) if live_at(i))
 
     def in_selection_order(self) -> list[E]:
         return list(self)

@@ -127,7 +127,7 @@ class RegistrarState:
         self._events: list[Event] = []
         # Home PEs by the association they registered (or answered a keep-alive) on; each PE
         # knows its own (``registration_assoc``).
-        self.assoc_pes: dict[AssocId, set[StoredPE]] = {}
+        self.assoc_pes: dict[AssocId, AssocPes] = {}
 
     # ------------------------------------------------------------------ queues
 
@@ -226,15 +226,18 @@ class RegistrarState:
         old = pe.registration_assoc
         if old == assoc_id:
             return
+        pe.registration_assoc = assoc_id  # first: the old association's entry goes stale
         if old is not None:
             pes = self.assoc_pes.get(old)
             if pes is not None:
-                pes.discard(pe)
-                if not pes:
+                pes.live -= 1
+                if not pes.live:
                     del self.assoc_pes[old]
-        pe.registration_assoc = assoc_id
         if assoc_id is not None:
-            self.assoc_pes.setdefault(assoc_id, set()).add(pe)
+            pes = self.assoc_pes.get(assoc_id)
+            if pes is None:
+                pes = self.assoc_pes[assoc_id] = AssocPes()
+            pes.add(pe, assoc_id)
 
     def supervise(self, pe: StoredPE, now: int) -> None:
         """Arm the right timers after a PE was (re-)registered, learned or taken over.
@@ -272,10 +275,41 @@ class RegistrarState:
 
     def drop_association(self, assoc_id: AssocId, reason: RemovalReason) -> None:
         """Every home PE registered over ``assoc_id`` is removed (RSPLIB: COMM_LOST)."""
-        for pe in sorted(self.assoc_pes.get(assoc_id, ()), key=_key):
+        pes = self.assoc_pes.pop(assoc_id, None)
+        for pe in [] if pes is None else sorted(pes.live_pes(assoc_id), key=_key):
+            pe.registration_assoc = None  # its entry is gone with the association's list
             if self.handlespace.find(pe.pool_handle, pe.pe_id) is pe:
                 self.remove_pe(pe, reason, announce=self.is_home(pe))
-        self.assoc_pes.pop(assoc_id, None)
+
+
+class AssocPes:
+    """The home PEs bound to one association: a list with lazy removal, not a set.
+
+    A set costs about 50 B per PE with thousands of PEs on one association (the table's slack);
+    a list costs 8 B. An entry is live while its PE's ``registration_assoc`` is the
+    association; ``live`` counts the live PEs, and the list is rebuilt (amortised O(1)) when
+    stale entries outnumber them.
+    """
+
+    __slots__ = ("live", "pes")
+
+    def __init__(self) -> None:
+        self.pes: list[StoredPE] = []
+        self.live = 0
+
+    def add(self, pe: StoredPE, assoc_id: AssocId) -> None:
+        """Bind ``pe`` (whose ``registration_assoc`` is ``assoc_id`` now)."""
+        self.live += 1
+        self.pes.append(pe)
+        if len(self.pes) > 2 * self.live + _COMPACT_SLACK:
+            self.pes = self.live_pes(assoc_id)
+
+    def live_pes(self, assoc_id: AssocId) -> list[StoredPE]:
+        """The live PEs, each once (a PE bound, unbound and bound again is listed twice)."""
+        return list(dict.fromkeys(pe for pe in self.pes if pe.registration_assoc == assoc_id))
+
+
+_COMPACT_SLACK = 64
 
 
 def _key(pe: StoredPE) -> Key:

@@ -6,13 +6,13 @@ import ipaddress
 
 from rserpool.handlespace import PoolElement
 from rserpool.proto.registrar.keepalive import PeDeadlines
-from rserpool.wire import ParamType, PolicyType, PoolMemberSelectionPolicy, SctpTransport
+from rserpool.wire import PolicyType, PoolMemberSelectionPolicy, SctpTransport
 
 
 def _pe(pe_id: int) -> PoolElement:
     user = SctpTransport(7000, (ipaddress.IPv4Address("192.0.2.1"),))
     policy = PoolMemberSelectionPolicy(PolicyType.ROUND_ROBIN)
-    return PoolElement(b"P", pe_id, 1, 5000, policy, user, ParamType.SCTP_TRANSPORT, False, None, 0)
+    return PoolElement(b"P", pe_id, 1, 5000, policy, user, None, 0)
 
 
 def test_due_in_deadline_order_then_in_arming_order() -> None:
