@@ -100,6 +100,15 @@ def test_round_robin_removal_and_late_join() -> None:
     assert {x.name for x in storage} == {"A", "C", "D"}
 
 
+def test_round_robin_entry_removed_and_added_again_is_queued_once() -> None:
+    storage, e = pool(T.ROUND_ROBIN, A={}, B={}, C={})
+    storage.remove(e["A"])
+    storage.add(e["A"])  # its old position at the front is stale now
+    assert names(storage.in_selection_order()) == "BCA"
+    assert run(storage, 4, 3) == ["BCA", "CAB", "ABC", "BCA"]
+    assert sorted(x.name for x in storage) == ["A", "B", "C"]
+
+
 def test_removed_entries_never_come_back_even_after_many_operations() -> None:
     for policy_type in (T.ROUND_ROBIN, T.LEAST_USED):
         storage: SelectionStorage[Named] = new_selection(policy_type)
