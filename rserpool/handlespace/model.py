@@ -45,7 +45,6 @@ class PoolElement(PolicyEntry):
         "home_registrar_id",
         "keep_alive_timeout_due",
         "keep_alive_transmission_due",
-        "key",
         "last_update",
         "pe_id",
         "pool_handle",
@@ -70,7 +69,6 @@ class PoolElement(PolicyEntry):
         super().__init__(policy)
         self.pool_handle = pool_handle
         self.pe_id = pe_id
-        self.key: Key = (pool_handle, pe_id)
         self.home_registrar_id = home_registrar_id
         self.registration_life = registration_life  # ms
         # No transport protocol or control-channel flag here: they are the pool's (saves 16 B).
@@ -91,6 +89,11 @@ class PoolElement(PolicyEntry):
         #: The PE's Pool Element parameter as a registrar's Handle Resolution Responses carry
         #: it (encoded); the handlespace drops it whenever one of the fields above changes.
         self.encoded_element: bytes | None = None
+
+    @property
+    def key(self) -> Key:
+        """``(pool handle, PE id)``, made when asked: no tuple kept per PE (saves 64 B)."""
+        return (self.pool_handle, self.pe_id)
 
     @property
     def expiry(self) -> int | None:

@@ -1,62 +1,68 @@
-"""A sorted list of ``(pool handle, PE id)`` keys for cursor paging (ENRP Handle Table Response).
+"""PEs sorted by ``(pool handle, PE id)`` for cursor paging (ENRP Handle Table Response).
 
-A list of sorted blocks of at most ``2 * LOAD`` keys plus the list of block maxima, as in
-``sortedcontainers``: insertion and removal cost one bisection over the maxima and one
-``memmove`` within a block, i.e. O(log n + LOAD) whatever n is.
+A list of sorted blocks of at most ``2 * LOAD`` PEs plus the list of block maxima (as keys),
+as in ``sortedcontainers``: insertion and removal cost one bisection over the maxima and one
+``memmove`` within a block, i.e. O(log n + LOAD) whatever n is. The blocks hold the PEs
+themselves and bisect them by their key, made on the fly: no key tuple kept per PE.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
+from operator import attrgetter
 
-Key = tuple[bytes, int]
+from rserpool.handlespace.model import Key, PoolElement
 
 LOAD = 256
 
+_key: attrgetter[Key] = attrgetter("pool_handle", "pe_id")
 
-class SortedKeys:
+
+class SortedElements:
     __slots__ = ("_blocks", "_len", "_maxes")
 
     def __init__(self) -> None:
-        self._blocks: list[list[Key]] = []
-        self._maxes: list[Key] = []
+        self._blocks: list[list[PoolElement]] = []
+        self._maxes: list[Key] = []  # each block's last key: one tuple per block, not per PE
         self._len = 0
 
     def __len__(self) -> int:
         return self._len
 
-    def add(self, key: Key) -> None:
+    def add(self, pe: PoolElement) -> None:
         maxes = self._maxes
         blocks = self._blocks
+        key = _key(pe)
         if not maxes:
-            blocks.append([key])
+            blocks.append([pe])
             maxes.append(key)
         else:
             i = bisect_left(maxes, key)
             if i == len(maxes):
                 i -= 1
-                blocks[i].append(key)
+                blocks[i].append(pe)
                 maxes[i] = key
             else:
-                insort(blocks[i], key)
+                insort(blocks[i], pe, key=_key)
             block = blocks[i]
             if len(block) > 2 * LOAD:
                 tail = block[LOAD:]
                 del block[LOAD:]
-                maxes[i] = block[-1]
+                maxes[i] = _key(block[-1])
                 blocks.insert(i + 1, tail)
-                maxes.insert(i + 1, tail[-1])
+                maxes.insert(i + 1, _key(tail[-1]))
         self._len += 1
 
-    def remove(self, key: Key) -> None:
+    def remove(self, pe: PoolElement) -> None:
         maxes = self._maxes
+        key = _key(pe)
         i = bisect_left(maxes, key)
         if i == len(maxes):
             raise KeyError(key)
         block = self._blocks[i]
-        j = bisect_left(block, key)
-        if block[j] != key:
+        j = bisect_left(block, key, key=_key)
+        if j == len(block) or block[j] is not pe:
             raise KeyError(key)
         del block[j]
         self._len -= 1
@@ -64,15 +70,15 @@ class SortedKeys:
             del self._blocks[i]
             del maxes[i]
         elif j == len(block):
-            maxes[i] = block[-1]
+            maxes[i] = _key(block[-1])
 
-    def __iter__(self) -> Iterator[Key]:
+    def __iter__(self) -> Iterator[PoolElement]:
         for block in self._blocks:
             yield from block
 
-    def after(self, cursor: Key | None, limit: int) -> list[Key]:
-        """Up to ``limit`` keys greater than ``cursor`` (from the start if None), in order."""
-        out: list[Key] = []
+    def after(self, cursor: Key | None, limit: int) -> list[PoolElement]:
+        """Up to ``limit`` PEs whose key is greater than ``cursor`` (from the start if None)."""
+        out: list[PoolElement] = []
         if limit <= 0:
             return out
         i = j = 0
@@ -80,7 +86,7 @@ class SortedKeys:
             i = bisect_right(self._maxes, cursor)
             if i == len(self._maxes):
                 return out
-            j = bisect_right(self._blocks[i], cursor)
+            j = bisect_right(self._blocks[i], cursor, key=_key)
         blocks = self._blocks
         while i < len(blocks) and len(out) < limit:
             block = blocks[i]

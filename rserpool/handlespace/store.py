@@ -3,7 +3,7 @@
 Indexes, each kept incrementally so that no operation walks the handlespace:
 
 * by pool handle (dict) and, within a pool, by PE id (dict) plus the policy's selection storage;
-* all ``(pool handle, PE id)`` keys in order, and the same per owner (home registrar), for
+* all PEs in ``(pool handle, PE id)`` order, and the same per owner (home registrar), for
   cursor paging of ENRP Handle Table Responses;
 * per-PE deadlines (:class:`~rserpool.handlespace.expiry.ExpiryQueue`);
 * per-owner and total checksum accumulators (:mod:`rserpool.handlespace.checksum`).
@@ -35,7 +35,7 @@ from rserpool.handlespace.model import (
     RegistrationRejected,
     RegistrationResult,
 )
-from rserpool.handlespace.sortedkeys import SortedKeys
+from rserpool.handlespace.sortedkeys import SortedElements
 from rserpool.policies import SelectionStorage, new_selection
 from rserpool.wire.constants import (
     MAX_ADDRESSES_PER_TRANSPORT,
@@ -76,12 +76,12 @@ def storable(transport: Transport) -> Transport:
 
 
 class _Ownership:
-    """The PEs one registrar is home for: ordered keys plus the checksum accumulator."""
+    """The PEs one registrar is home for, in key order, plus the checksum accumulator."""
 
-    __slots__ = ("checksum", "keys")
+    __slots__ = ("checksum", "elements")
 
     def __init__(self) -> None:
-        self.keys = SortedKeys()
+        self.elements = SortedElements()
         self.checksum = INITIAL_CHECKSUM
 
 
@@ -94,7 +94,7 @@ class PoolHandlespace:
         self.rng = rng
         self.max_bad_pe_reports = max_bad_pe_reports
         self._pools: dict[bytes, Pool] = {}
-        self._keys = SortedKeys()
+        self._sorted = SortedElements()  # all PEs in key order
         self._owners: dict[int, _Ownership] = {}
         self._expiry = ExpiryQueue()
         self._checksum = INITIAL_CHECKSUM
@@ -104,12 +104,11 @@ class PoolHandlespace:
 
     def __len__(self) -> int:
         """Number of PEs."""
-        return len(self._keys)
+        return len(self._sorted)
 
     def __iter__(self) -> Iterator[PoolElement]:
         """All PEs in (pool handle, PE id) order (for dumps)."""
-        for handle, pe_id in self._keys:
-            yield self._pools[handle].elements[pe_id]
+        return iter(self._sorted)
 
     def pools(self) -> Iterator[Pool]:
         """All pools, in no particular order."""
@@ -128,7 +127,7 @@ class PoolHandlespace:
 
     def owned_count(self, registrar_id: int) -> int:
         ownership = self._owners.get(registrar_id)
-        return 0 if ownership is None else len(ownership.keys)
+        return 0 if ownership is None else len(ownership.elements)
 
     def page(
         self, after: Key | None = None, limit: int = 128, *, owner: int | None = None
@@ -138,18 +137,15 @@ class PoolHandlespace:
         With ``owner``, only PEs whose home is that registrar (ENRP "own children only").
         """
         if owner is None:
-            keys = self._keys.after(after, limit)
-        else:
-            ownership = self._owners.get(owner)
-            keys = [] if ownership is None else ownership.keys.after(after, limit)
-        pools = self._pools
-        return [pools[handle].elements[pe_id] for handle, pe_id in keys]
+            return self._sorted.after(after, limit)
+        ownership = self._owners.get(owner)
+        return [] if ownership is None else ownership.elements.after(after, limit)
 
     def elements_of_owner(self, registrar_id: int) -> list[PoolElement]:
         ownership = self._owners.get(registrar_id)
         if ownership is None:
             return []
-        return [self._pools[h].elements[i] for h, i in ownership.keys]
+        return list(ownership.elements)
 
     # ---------------------------------------------------------------- checksums
 
@@ -292,7 +288,7 @@ class PoolHandlespace:
         self._pools[pool_handle] = pool
         pool.elements[pe_id] = pe
         pool.selection.add(pe)
-        self._keys.add(pe.key)
+        self._sorted.add(pe)
         self._own(pe, pool)
         self._checksum = checksum_add(self._checksum, pe_accumulator(pool.handle_checksum, pe_id))
         self._expiry.set(pe, deadline)
@@ -340,7 +336,7 @@ class PoolHandlespace:
             if old is not None:
                 self._owners[old_owner] = old
             return []
-        moved = [self._pools[h].elements[i] for h, i in old.keys]
+        moved = list(old.elements)
         for pe in moved:
             pe.home_registrar_id = new_owner
             pe.encoded_element = None
@@ -349,7 +345,7 @@ class PoolHandlespace:
             self._owners[new_owner] = old
         else:
             for pe in moved:
-                new.keys.add(pe.key)
+                new.elements.add(pe)
             new.checksum = checksum_add(new.checksum, old.checksum)
         return moved
 
@@ -371,15 +367,15 @@ class PoolHandlespace:
         ownership = self._owners.get(pe.home_registrar_id)
         if ownership is None:
             ownership = self._owners[pe.home_registrar_id] = _Ownership()
-        ownership.keys.add(pe.key)
+        ownership.elements.add(pe)
         ownership.checksum = checksum_add(
             ownership.checksum, pe_accumulator(pool.handle_checksum, pe.pe_id)
         )
 
     def _disown(self, pe: PoolElement, pool: Pool) -> None:
         ownership = self._owners[pe.home_registrar_id]
-        ownership.keys.remove(pe.key)
-        if not ownership.keys:
+        ownership.elements.remove(pe)
+        if not ownership.elements:
             del self._owners[pe.home_registrar_id]
         else:
             ownership.checksum = checksum_sub(
@@ -390,7 +386,7 @@ class PoolHandlespace:
         pool = self._pools[pe.pool_handle]
         del pool.elements[pe.pe_id]
         pool.selection.remove(pe)
-        self._keys.remove(pe.key)
+        self._sorted.remove(pe)
         self._disown(pe, pool)
         self._checksum = checksum_sub(
             self._checksum, pe_accumulator(pool.handle_checksum, pe.pe_id)
