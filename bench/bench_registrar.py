@@ -32,6 +32,10 @@ SCTP is not in them) per Registration, Handle Resolution and window-1 Handle Res
 both registrars, measured in a run of their own (``callgrind_control`` switches the
 instrumentation on after the startup and dumps after each phase).
 
+``--memory-only`` keeps only the registrations: each round fills "Big" to ``--pes``, then to
+``--more-pes`` PEs, and the table has RSS and bytes per PE at both (with
+``--keep-alive-timeout 60000``, so that the generator keeps its associations through the fill).
+
 ``--profile`` runs our registrar under cProfile and prints its top functions (combine it with
 ``--only ours --rounds 1``).
 
@@ -169,21 +173,24 @@ def run_round(
                          AsapType.HANDLE_RESOLUTION_RESPONSE, 3, args.window,
                          deadline=args.seconds)  # fmt: skip
 
-        phase(partial(resolve, SMALL), "hr_small")
-        phase(partial(resolve, BIG), "hr_big")
+        if not args.memory_only:
+            phase(partial(resolve, SMALL), "hr_small")
+            phase(partial(resolve, BIG), "hr_big")
 
         single = HandleResolution(pool_handle=THREE, items=1).encode()
         counting = args.steps and target.label != "RSPLIB"
         if counting:
             os.kill(pid, signal.SIGUSR2)  # trio_steps: start counting
-        phase(lambda: drive("resolve Three, window 1", channels,
-                            {"lat": itertools.repeat(single)},
-                            AsapType.HANDLE_RESOLUTION_RESPONSE, 1, 1,
-                            deadline=args.seconds), "latency")  # fmt: skip
+        if not args.memory_only:
+            phase(lambda: drive("resolve Three, window 1", channels,
+                                {"lat": itertools.repeat(single)},
+                                AsapType.HANDLE_RESOLUTION_RESPONSE, 1, 1,
+                                deadline=args.seconds), "latency")  # fmt: skip
         if counting:
             result.steps = read_steps(process, pid)
 
-        if args.more_pes > args.pes and number == args.rounds:  # once: RSS is not noisy
+        last = number == args.rounds or args.memory_only  # once: RSS is not noisy
+        if args.more_pes > args.pes and last:
             more = requests_for(
                 target.local,
                 iter(range(FIRST_BIG_ID + args.pes, FIRST_BIG_ID + args.more_pes)),
@@ -382,15 +389,14 @@ Row = tuple[str, float, str, str]  # metric, value, format, goal ("<= 2", ">= 0.
 
 
 def metrics(r: RoundResult, args: argparse.Namespace) -> list[Row]:
+    if args.memory_only:
+        return memory_metrics(r, args)
     total = args.pes + SMALL_PES + THREE_PES
     reg, small, big, lat = (r.phases[k] for k in ("register", "hr_small", "hr_big", "latency"))
     ordered = sorted(lat.rtts)
 
     def pct(q: float) -> float:
         return 1e3 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-    def per_pe(key: str, pes: int) -> float:
-        return 1024 * (r.rss[key] - r.rss["before"]) / pes
 
     def snmp(p: PhaseResult, name: str) -> float:
         return p.snmp.get(name, 0) / max(p.count, 1)
@@ -437,20 +443,46 @@ def metrics(r: RoundResult, args: argparse.Namespace) -> list[Row]:
          ""),
         ("RSS before registration (MiB)", r.rss["before"] / 1024, ".1f", ""),
         (f"RSS at {total:,} PEs (MiB)", r.rss["registered"] / 1024, ".1f", ""),
-        (f"bytes per PE at {total:,} PEs", per_pe("registered", total), ".0f", "<= 1"),
+        (f"bytes per PE at {total:,} PEs", per_pe(r, "registered", total), ".0f", "<= 1"),
     ]  # fmt: skip
-    if "more" in r.rss:
-        more = args.more_pes + SMALL_PES + THREE_PES
-        reg_more = r.phases["register_more"]
-        rows += [
-            (f"RSS at {more:,} PEs (MiB)", r.rss["more"] / 1024, ".1f", ""),
-            (f"bytes per PE at {more:,} PEs", per_pe("more", more), ".0f", "<= 1"),
-            (f"Registrations/s up to {more:,} PEs", reg_more.rate, ".0f", ">= 0.7"),
-            ("registrar CPU / registration there (µs)",
-             reg_more.per_op(reg_more.reg_user + reg_more.reg_sys), ".0f", "<= 2"),
-        ]  # fmt: skip
+    rows += more_rows(r, args)
     rows.append(("log bytes written", float(r.log_bytes), ".0f", ""))
     return rows
+
+
+def per_pe(r: RoundResult, key: str, pes: int) -> float:
+    """Bytes of RSS per PE: what the registrar grew by since before the first PE."""
+    return 1024 * (r.rss[key] - r.rss["before"]) / pes
+
+
+def more_rows(r: RoundResult, args: argparse.Namespace) -> list[Row]:
+    """The rows of the step to ``--more-pes`` PEs (none if it did not run)."""
+    if "more" not in r.rss:
+        return []
+    more = args.more_pes + SMALL_PES + THREE_PES
+    reg_more = r.phases["register_more"]
+    return [
+        (f"RSS at {more:,} PEs (MiB)", r.rss["more"] / 1024, ".1f", ""),
+        (f"bytes per PE at {more:,} PEs", per_pe(r, "more", more), ".0f", "<= 1"),
+        (f"Registrations/s up to {more:,} PEs", reg_more.rate, ".0f", ">= 0.7"),
+        ("registrar CPU / registration there (µs)",
+         reg_more.per_op(reg_more.reg_user + reg_more.reg_sys), ".0f", "<= 2"),
+    ]  # fmt: skip
+
+
+def memory_metrics(r: RoundResult, args: argparse.Namespace) -> list[Row]:
+    """``--memory-only``: the two fills, their RSS and bytes per PE."""
+    total = args.pes + SMALL_PES + THREE_PES
+    reg = r.phases["register"]
+    return [
+        ("RSS before registration (MiB)", r.rss["before"] / 1024, ".1f", ""),
+        (f"RSS at {total:,} PEs (MiB)", r.rss["registered"] / 1024, ".1f", ""),
+        (f"bytes per PE at {total:,} PEs", per_pe(r, "registered", total), ".0f", "<= 1"),
+        (f"Registrations/s ({total:,} PEs)", reg.rate, ".0f", ">= 0.7"),
+        ("registrar CPU / registration (µs)", reg.per_op(reg.reg_user + reg.reg_sys), ".0f",
+         "<= 2"),
+        *more_rows(r, args),
+    ]  # fmt: skip
 
 
 def table(columns: dict[str, list[list[Row]]], header: tuple[str, str] = ("ours", "RSPLIB")) -> str:
@@ -572,7 +604,7 @@ def run(args: argparse.Namespace) -> int:
                 results[target.label].append(run_round(target, gen, args, number, one_cpu))
 
         scale: dict[str, list[list[Row]]] = {"2x ours": [], "1x RSPLIB": []}
-        if args.scale_rounds and ncpu > 1 and not args.only:
+        if args.scale_rounds and ncpu > 1 and not args.only and not args.memory_only:
             pin(None)
             for number in range(1, args.scale_rounds + 1):
                 for label in (["2x ours", "1x RSPLIB"] if number % 2 else
@@ -593,16 +625,18 @@ def run(args: argparse.Namespace) -> int:
                     phases = scale_round(label, starts, gen, args, number)
                     scale[label].append(scale_metrics(phases, args))
         callgrind: dict[str, dict[str, float]] = {}
-        if args.callgrind:
+        if args.callgrind and not args.memory_only:
             pin({0} if one_cpu else None)
             for target in targets:
                 callgrind[target.label] = callgrind_round(target, gen, args, one_cpu)
     took = time.monotonic() - began
+    timeout = f", timeout {args.keep_alive_timeout} ms" if args.keep_alive_timeout else ""
     print(
-        f"\n== registrar benchmark: {args.pes + SMALL_PES + THREE_PES:,} PEs (then"
-        f" {args.more_pes:,}), HR items=3 for {args.seconds:g} s, {args.channels}+"
-        f"{args.channels} associations x window {args.window}, window 1: items=1 of 3 PEs;"
-        f" keep alive every {ka} ms; log level {args.log_level} (RSPLIB"
+        f"\n== registrar benchmark{' (memory only)' if args.memory_only else ''}:"
+        f" {args.pes + SMALL_PES + THREE_PES:,} PEs (then {args.more_pes:,}"
+        f"{' in every round' if args.memory_only else ''}), HR items=3 for {args.seconds:g} s,"
+        f" {args.channels}+{args.channels} associations x window {args.window}, window 1:"
+        f" items=1 of 3 PEs; keep alive every {ka} ms{timeout}; log level {args.log_level} (RSPLIB"
         f" {RSPLIB_LEVEL[args.log_level]}); {args.rounds} round(s), medians;"
         f" {ncpu} vCPU(s), rounds pinned to vCPU 0: {bool(one_cpu)}; wall {took:.0f} s ==",
         flush=True,
@@ -700,6 +734,12 @@ def main() -> int:
         " registers 10^5 PEs with ours outlasts the 300 s keep-alive interval (RSPLIB's"
         " maximum): the first 10^4 PEs' Keep Alives all come due while the generator is busy,"
         " and acks later than 5 s abort its associations. A memory run: 60000 (the maximum)",
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="each round only registers --pes, then --more-pes PEs, and reports RSS and bytes"
+        " per PE at both (no resolution phases, no scale-out, no callgrind)",
     )
     parser.add_argument("--log-level", default="warning", choices=sorted(RSPLIB_LEVEL))
     parser.add_argument("--only", choices=["ours", "rsplib"], help="one registrar only")
