@@ -497,7 +497,8 @@ def table(columns: dict[str, list[list[Row]]], header: tuple[str, str] = ("ours"
         mine = statistics.median(v for m in ours for name, v, _, _ in m if name == metric)
         found = [v for m in theirs for name, v, _, _ in m if name == metric]
         other = statistics.median(found) if found else 0.0
-        ratio = f"{mine / other:.2f}" if other else "-"
+        shown = float(f"{other:{fmt}}")  # a ratio to what prints as 0.00 says nothing
+        ratio = f"{mine / other:.2f}" if shown else "-"
         lines.append(f"{metric:<44} {mine:>10{fmt}} {other:>10{fmt}} {ratio:>7} {goal:>7}")
     return "\n".join(lines)
 
