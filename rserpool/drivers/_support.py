@@ -38,6 +38,8 @@ async def background_nursery() -> AsyncIterator[trio.Nursery]:
 
 
 class Throttle(Protocol):
+    def __len__(self) -> int: ...
+
     async def wait_below(self, limit: int) -> None: ...
 
 
