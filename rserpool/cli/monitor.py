@@ -44,7 +44,8 @@ import trio
 
 from rserpool.cli import common
 from rserpool.cli.common import CommandError, UsageError, add_logging_options, integer, number
-from rserpool.cli.options import parse_ip, parse_remote, split_host_port, translate_rsplib
+from rserpool.cli.hsdump import parse_registrar
+from rserpool.cli.options import parse_ip, split_host_port, translate_rsplib
 from rserpool.cli.transport import add_transport_options
 from rserpool.monitor.model import ComponentTable
 from rserpool.monitor.receiver import (
@@ -56,7 +57,6 @@ from rserpool.monitor.receiver import (
 )
 from rserpool.monitor.terminal import TerminalDisplay, View
 from rserpool.proto.common import IPAddress
-from rserpool.wire.constants import ENRP_PORT
 from rserpool.wire.csp import CSP_PORT
 
 #: cspmonitor's option names → ours (``-full`` and ``-compact`` are flags).
@@ -97,10 +97,6 @@ def parse_web(text: str) -> tuple[str, int]:
     if port is None or not host:
         raise argparse.ArgumentTypeError(f"give HOST:PORT, not {text!r}")
     return host.strip("[]"), port
-
-
-def parse_registrar(text: str) -> tuple[tuple[IPAddress, ...], int]:
-    return parse_remote(text, ENRP_PORT)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
