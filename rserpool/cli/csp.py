@@ -18,6 +18,7 @@ below RSPLIB's minimum of 250 ms is a usage error, from an option or from the en
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import random
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from rserpool.cli.common import UsageError, integer
 from rserpool.cli.options import parse_identifier, parse_ip, split_host_port
 from rserpool.proto.csp import MAX_INTERVAL_MS, MIN_INTERVAL_MS, ReportFields, StatusReporter
 from rserpool.wire.csp import CSP_PORT, ComponentGroup, component_id
+from rserpool.wire.text import endpoint_text
 
 ENV_SERVER = "CSP_SERVER"
 ENV_INTERVAL = "CSP_INTERVAL"
@@ -155,5 +157,5 @@ def told(settings: CspSettings | None) -> str | None:
     if settings is None:
         return None
     host, port = settings.monitor
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = endpoint_text((ipaddress.ip_address(host),), port)
     return f"CSP: a status report to {where} every {settings.interval_ms} ms"

@@ -21,6 +21,7 @@ from rserpool.cli.transport import add_transport_options, make_host
 from rserpool.proto.common import IPAddress
 from rserpool.transport import Host
 from rserpool.wire.constants import ENRP_PORT
+from rserpool.wire.text import endpoint_text
 
 
 def parse_registrar(text: str) -> tuple[tuple[IPAddress, ...], int]:
@@ -72,7 +73,7 @@ async def main(args: argparse.Namespace, host: Host | None = None) -> int:
         logging.getLogger("rserpool.hsdump").debug("%s", line)  # stdout may be JSON
     addresses, port = args.registrar
     remote = [(str(a), port) for a in addresses]
-    name = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses) + f":{port}"
+    name = endpoint_text(addresses, port)
     try:
         with trio.fail_after(args.timeout):
             dump = await dump_handlespace(host, remote)

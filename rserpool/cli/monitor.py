@@ -58,6 +58,7 @@ from rserpool.monitor.receiver import (
 from rserpool.monitor.terminal import TerminalDisplay, View
 from rserpool.proto.common import IPAddress
 from rserpool.wire.csp import CSP_PORT
+from rserpool.wire.text import endpoint_text
 
 #: cspmonitor's option names → ours (``-full`` and ``-compact`` are flags).
 RSPLIB_NAMES = {
@@ -177,10 +178,6 @@ def _web_server() -> Callable[[argparse.Namespace, ComponentTable], Awaitable[An
     return serve
 
 
-def _address_text(address: IPAddress, port: int) -> str:
-    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
-
-
 def _tell_on_stderr() -> None:
     """Standard output is the display (or JSON): what the command tells goes to stderr."""
     for handler in logging.getLogger().handlers:
@@ -213,7 +210,7 @@ async def main(args: argparse.Namespace) -> NoReturn:
     try:
         sock = await open_csp_socket(address, port)
     except OSError as exc:
-        where = _address_text(address, port)
+        where = endpoint_text((address,), port)
         reason = "address in use" if exc.errno == errno.EADDRINUSE else common.describe_failure(exc)
         raise CommandError(f"cannot listen on {where}: {reason}") from None
     table = ComponentTable(purge_interval=args.purge_interval / 1000)

@@ -42,7 +42,7 @@ async def dump_handlespace(
     except TransportError as exc:
         raise HsdumpError(f"cannot connect to {registrar}: {exc}") from exc
     try:
-        local = _advertised(association.local_addresses())
+        local = advertised(association.local_addresses())
         dump = HandlespaceDump.new(local, rng)
         for message in dump.start():
             await association.send(encode_message(message), PPID.ENRP)
@@ -69,7 +69,7 @@ async def close_gracefully(association: SctpAssociation) -> None:
         await association.aclose()
 
 
-def _advertised(addresses: Sequence[Address]) -> TransportAddress:
+def advertised(addresses: Sequence[Address]) -> TransportAddress:
     """Our end of the association for the Presence: loopback and link-local addresses left
     out (RSPLIB drops them anyway) unless there is nothing else."""
     local = transport_of(addresses) or TransportAddress((), 0)

@@ -24,6 +24,7 @@ import trio
 
 from rserpool.monitor.model import Component, ComponentTable
 from rserpool.proto.common import IPAddress
+from rserpool.wire.text import endpoint_text
 
 MAX_DATAGRAM = 65535  # a CSP report's Length is 16 bits: nothing larger is a report
 
@@ -63,7 +64,7 @@ async def open_csp_socket(address: IPAddress, port: int) -> trio.socket.SocketTy
 def bound_name(sock: trio.socket.SocketType) -> str:
     """``0.0.0.0:2960`` or ``[::]:2960``: where ``sock`` listens (the real port after 0)."""
     host, port = sock.getsockname()[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return endpoint_text((ipaddress.ip_address(host),), port)
 
 
 def source_of(address: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:

@@ -27,12 +27,9 @@ from dataclasses import dataclass, field
 
 import trio
 
-from rserpool.drivers.associations import transport_of
-from rserpool.drivers.hsdump import LIST_GRACE, HsdumpError, close_gracefully
+from rserpool.drivers.hsdump import LIST_GRACE, HsdumpError, advertised, close_gracefully
 from rserpool.monitor.web_graph import RegistrarPoll
-from rserpool.proto.common import TransportAddress
 from rserpool.proto.hsdump import HandlespaceDump
-from rserpool.scope import AddressScope, address_scope
 from rserpool.transport import (
     ENDING_EVENTS,
     Address,
@@ -49,6 +46,7 @@ from rserpool.wire import (
     decode_message_untrusted,
     encode_message,
 )
+from rserpool.wire import text as wire_text
 from rserpool.wire.constants import ENRP_PORT
 from rserpool.wire.text import ident
 
@@ -66,11 +64,7 @@ RegistrarEndpoint = tuple[Sequence[ipaddress.IPv4Address | ipaddress.IPv6Address
 def endpoint_text(endpoint: RegistrarEndpoint) -> str:
     """``198.51.100.1:9901``, ``[2001:db8::1]:9901``, ``198.51.100.1,203.0.113.1:9901``."""
     addresses, port = endpoint
-    texts = []
-    for a in addresses:
-        ip = ipaddress.ip_address(str(a))
-        texts.append(f"[{ip}]" if ip.version == 6 else str(ip))
-    return ",".join(texts) + f":{port}"
+    return wire_text.endpoint_text((ipaddress.ip_address(str(a)) for a in addresses), port)
 
 
 def parse_endpoint(text: str) -> RegistrarEndpoint:
@@ -95,14 +89,6 @@ def _digest(dump: HandlespaceDump) -> tuple[object, ...]:
 def _same_failure(error: str, before: str) -> bool:
     """The same failure as last time, but for numbers (an association id, a time)."""
     return re.sub(r"\d+", "#", error) == re.sub(r"\d+", "#", before)
-
-
-def _advertised(addresses: Sequence[Address]) -> TransportAddress:
-    """Our end of the association for the Presence, as ``hsdump`` advertises it: loopback
-    and link-local addresses left out unless there is nothing else."""
-    local = transport_of(addresses) or TransportAddress((), 0)
-    usable = tuple(a for a in local.addresses if address_scope(a) > AddressScope.LINK_LOCAL)
-    return TransportAddress(usable or local.addresses, local.port)
 
 
 async def watch_handlespace(
@@ -138,7 +124,7 @@ async def _converse_forever(
     interval: float,
     answer_within: float,
 ) -> None:
-    local = _advertised(association.local_addresses())
+    local = advertised(association.local_addresses())  # as hsdump advertises it
     dump: HandlespaceDump | None = None  # the conversation under way
     complete_at: float | None = None  # when its handle table was complete
     started = next_start = trio.current_time()

@@ -38,6 +38,7 @@ from rserpool.wire.csp import (
     encode_report,
     object_of,
 )
+from rserpool.wire.text import endpoint_text
 
 MIN_INTERVAL_MS = 250  # RSPLIB's smallest report interval
 MAX_INTERVAL_MS = 0xFFFFFFFF // 1000  # the interval in µs must fit the u32 ReportInterval
@@ -168,7 +169,7 @@ def _address_text(address: str, port: int | None) -> str:
         ip = ip.ipv4_mapped
     if port is None:
         return str(ip)
-    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    return endpoint_text((ip,), port)
 
 
 class Stopwatch:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rserpool.wire.constants import FULL_LOAD, Cause, PolicyType, TransportUse
 from rserpool.wire.params import (
     DccpTransport,
@@ -54,6 +56,12 @@ def handle_text(handle: bytes) -> str:
 
 def address_text(address: IPAddress) -> str:
     return f"[{address}]" if address.version == 6 else str(address)
+
+
+def endpoint_text(addresses: Iterable[IPAddress], port: int) -> str:
+    """``198.51.100.1:9901``, ``[2001:db8::1]:9901``; multi-homed: ``198.51.100.1,203.0.113.1:9901``
+    (one port, every address)."""
+    return ",".join(map(address_text, addresses)) + f":{port}"
 
 
 def transport_text(t: Transport) -> str:
