@@ -30,7 +30,7 @@ from rich.text import Text
 from rserpool.monitor.model import Component, ComponentTable, describe_id
 from rserpool.monitor.receiver import MonitorEvent
 from rserpool.wire.constants import PPID
-from rserpool.wire.csp import ComponentAssociation
+from rserpool.wire.csp import ComponentAssociation, ComponentGroup
 from rserpool.wire.csp import group_of as group_of_id
 
 #: cspmonitor's (RSPLIB 3.4.4) names of PPIDs; others are shown as ``$0000002a``.
@@ -70,9 +70,9 @@ class _Role:
 
 
 _ROLES = (
-    _Role(1, "Registrars", "PRs", "red"),
-    _Role(2, "Pool Elements", "PEs", "blue"),
-    _Role(3, "Pool Users", "PUs", "green"),
+    _Role(ComponentGroup.REGISTRAR, "Registrars", "PRs", "red"),
+    _Role(ComponentGroup.POOL_ELEMENT, "Pool Elements", "PEs", "blue"),
+    _Role(ComponentGroup.POOL_USER, "Pool Users", "PUs", "green"),
 )
 _OTHER = _Role(0, "Other components", "components", "magenta")
 

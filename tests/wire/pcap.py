@@ -40,26 +40,25 @@ def sctp_packet(payload: bytes, ppid: int, port: int, tsn: int) -> bytes:
     common = struct.pack("!HHII", port, port, 0x01020304, 0)
     crc = crc32c(common + chunk)
     sctp = common[:8] + struct.pack("<I", crc) + chunk  # RFC 9260 appendix: CRC32c little-end
-    ip = struct.pack(
-        "!BBHHHBBH4s4s",
-        0x45, 0, 20 + len(sctp), tsn & 0xFFFF, 0x4000, 64, 132, 0,
-        bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
-    )  # fmt: skip
-    ip = ip[:10] + struct.pack("!H", _ipv4_checksum(ip)) + ip[12:]
-    return ip + sctp
+    return _ipv4(132, tsn, sctp)
 
 
 def udp_packet(payload: bytes, port: int, ident: int) -> bytes:
     """IPv4 (10.0.0.1 → 10.0.0.2) / UDP ``port → port`` carrying ``payload`` (checksum 0:
     none, as IPv4 allows)."""
     udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
+    return _ipv4(17, ident, udp)
+
+
+def _ipv4(protocol: int, ident: int, payload: bytes) -> bytes:
+    """An IPv4 header (10.0.0.1 → 10.0.0.2, DF, TTL 64, its checksum) before ``payload``."""
     ip = struct.pack(
         "!BBHHHBBH4s4s",
-        0x45, 0, 20 + len(udp), ident & 0xFFFF, 0x4000, 64, 17, 0,
+        0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64, protocol, 0,
         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
     )  # fmt: skip
     ip = ip[:10] + struct.pack("!H", _ipv4_checksum(ip)) + ip[12:]
-    return ip + udp
+    return ip + payload
 
 
 def write_pcap(path: str, packets: list[bytes]) -> None:
